@@ -1,0 +1,381 @@
+// Core of the N-API binding: tensor handles, argument/return conversion templates and
+// the single exception guard every exported function goes through.
+//
+// Memory rules (kept everywhere):
+//  * every native function that produces a tensor returns a new handle owned by the caller;
+//  * no native function ever releases its inputs;
+//  * a handle is released by an explicit dispose() or, as a backstop, by the GC finalizer.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+#include <node_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace tnode {
+
+// Thrown after a JS exception has already been set on the env; the guard just returns.
+struct JsPending {};
+
+// A JS-side usage error detected in C++ (bad handle, wrong JS type): becomes a TypeError.
+struct ArgError {
+  std::string message;
+};
+
+// One JS-visible tensor handle.
+struct TensorBox {
+  at::Tensor tensor;
+  const void* storageKey = nullptr;
+};
+
+struct GeneratorBox {
+  at::Generator gen;
+};
+
+// Tensor handles and live-memory accounting (memory.cc).
+napi_value wrapTensor(napi_env env, at::Tensor&& t);
+void releaseBox(napi_env env, TensorBox* box);
+int64_t liveTensorCount();
+int64_t liveTensorBytes();
+
+// Deferred release of JS references held by zero-copy tensors (memory.cc).
+void drainPendingReleases(napi_env env);
+
+void check(napi_env env, napi_status status);
+[[noreturn]] void throwArg(const std::string& msg);
+
+// ---------------------------------------------------------------- argument conversion
+template <typename T, typename Enable = void>
+struct Arg;
+
+inline napi_valuetype typeOf(napi_env env, napi_value v) {
+  napi_valuetype t;
+  check(env, napi_typeof(env, v, &t));
+  return t;
+}
+
+inline bool isNullish(napi_env env, napi_value v) {
+  auto t = typeOf(env, v);
+  return t == napi_undefined || t == napi_null;
+}
+
+template <>
+struct Arg<at::Tensor> {
+  static at::Tensor get(napi_env env, napi_value v) {
+    if (typeOf(env, v) != napi_external) throwArg("expected a tensor handle");
+    void* data;
+    check(env, napi_get_value_external(env, v, &data));
+    auto* box = static_cast<TensorBox*>(data);
+    if (!box->tensor.defined()) throwArg("tensor was used after dispose()");
+    return box->tensor;
+  }
+};
+
+template <>
+struct Arg<at::Generator> {
+  static at::Generator get(napi_env env, napi_value v) {
+    if (typeOf(env, v) != napi_external) throwArg("expected a generator handle");
+    void* data;
+    check(env, napi_get_value_external(env, v, &data));
+    return static_cast<GeneratorBox*>(data)->gen;
+  }
+};
+
+template <>
+struct Arg<double> {
+  static double get(napi_env env, napi_value v) {
+    if (typeOf(env, v) == napi_bigint) {
+      int64_t r;
+      bool lossless;
+      check(env, napi_get_value_bigint_int64(env, v, &r, &lossless));
+      return static_cast<double>(r);
+    }
+    double r;
+    if (napi_get_value_double(env, v, &r) != napi_ok) throwArg("expected a number");
+    return r;
+  }
+};
+
+template <>
+struct Arg<int64_t> {
+  static int64_t get(napi_env env, napi_value v) {
+    if (typeOf(env, v) == napi_bigint) {
+      int64_t r;
+      bool lossless;
+      check(env, napi_get_value_bigint_int64(env, v, &r, &lossless));
+      return r;
+    }
+    int64_t r;
+    if (napi_get_value_int64(env, v, &r) != napi_ok) throwArg("expected an integer");
+    return r;
+  }
+};
+
+template <>
+struct Arg<bool> {
+  static bool get(napi_env env, napi_value v) {
+    bool r;
+    if (napi_get_value_bool(env, v, &r) != napi_ok) throwArg("expected a boolean");
+    return r;
+  }
+};
+
+template <>
+struct Arg<std::string> {
+  static std::string get(napi_env env, napi_value v) {
+    size_t len;
+    if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) throwArg("expected a string");
+    std::string s(len, '\0');
+    check(env, napi_get_value_string_utf8(env, v, s.data(), len + 1, &len));
+    return s;
+  }
+};
+
+// JS numbers that are integral become integer scalars (like Python ints), others doubles;
+// BigInts are int64; booleans are bool scalars.
+template <>
+struct Arg<at::Scalar> {
+  static at::Scalar get(napi_env env, napi_value v) {
+    auto t = typeOf(env, v);
+    if (t == napi_boolean) return at::Scalar(Arg<bool>::get(env, v));
+    if (t == napi_bigint) return at::Scalar(Arg<int64_t>::get(env, v));
+    double d = Arg<double>::get(env, v);
+    if (std::isfinite(d) && d == static_cast<double>(static_cast<int64_t>(d)) && std::abs(d) < 9.0e15)
+      return at::Scalar(static_cast<int64_t>(d));
+    return at::Scalar(d);
+  }
+};
+
+template <>
+struct Arg<at::ScalarType> {
+  static at::ScalarType get(napi_env env, napi_value v) {
+    return static_cast<at::ScalarType>(Arg<int64_t>::get(env, v));
+  }
+};
+
+template <>
+struct Arg<c10::Device> {
+  static c10::Device get(napi_env env, napi_value v) { return c10::Device(Arg<std::string>::get(env, v)); }
+};
+
+template <typename T>
+struct Arg<std::vector<T>> {
+  static std::vector<T> get(napi_env env, napi_value v) {
+    bool isArray;
+    check(env, napi_is_array(env, v, &isArray));
+    if (!isArray) throwArg("expected an array");
+    uint32_t n;
+    check(env, napi_get_array_length(env, v, &n));
+    std::vector<T> out;
+    out.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      napi_value e;
+      check(env, napi_get_element(env, v, i, &e));
+      out.push_back(Arg<T>::get(env, e));
+    }
+    return out;
+  }
+};
+
+template <typename T>
+struct Arg<std::optional<T>> {
+  static std::optional<T> get(napi_env env, napi_value v) {
+    if (isNullish(env, v)) return std::nullopt;
+    return Arg<T>::get(env, v);
+  }
+};
+
+// Raw JS value, for functions that handle it themselves (buffers).
+struct JsValue {
+  napi_env env;
+  napi_value value;
+};
+template <>
+struct Arg<JsValue> {
+  static JsValue get(napi_env env, napi_value v) { return {env, v}; }
+};
+
+// ---------------------------------------------------------------- return conversion
+template <typename T, typename Enable = void>
+struct Ret;
+
+template <>
+struct Ret<at::Tensor> {
+  static napi_value make(napi_env env, at::Tensor t) {
+    napi_value r;
+    if (!t.defined()) {
+      check(env, napi_get_null(env, &r));
+      return r;
+    }
+    return wrapTensor(env, std::move(t));
+  }
+};
+
+template <>
+struct Ret<double> {
+  static napi_value make(napi_env env, double d) {
+    napi_value r;
+    check(env, napi_create_double(env, d, &r));
+    return r;
+  }
+};
+
+template <>
+struct Ret<int64_t> {
+  static napi_value make(napi_env env, int64_t d) {
+    napi_value r;
+    check(env, napi_create_int64(env, d, &r));
+    return r;
+  }
+};
+
+template <>
+struct Ret<bool> {
+  static napi_value make(napi_env env, bool b) {
+    napi_value r;
+    check(env, napi_get_boolean(env, b, &r));
+    return r;
+  }
+};
+
+template <>
+struct Ret<std::string> {
+  static napi_value make(napi_env env, const std::string& s) {
+    napi_value r;
+    check(env, napi_create_string_utf8(env, s.data(), s.size(), &r));
+    return r;
+  }
+};
+
+template <>
+struct Ret<napi_value> {
+  static napi_value make(napi_env, napi_value v) { return v; }
+};
+
+// A CPU contiguous tensor whose bytes are returned as a fresh ArrayBuffer.
+struct HostBytes {
+  at::Tensor tensor;
+};
+template <>
+struct Ret<HostBytes> {
+  static napi_value make(napi_env env, HostBytes h) {
+    size_t n = h.tensor.numel() * h.tensor.element_size();
+    void* data;
+    napi_value ab;
+    check(env, napi_create_arraybuffer(env, n, &data, &ab));
+    if (n) std::memcpy(data, h.tensor.data_ptr(), n);
+    return ab;
+  }
+};
+
+template <typename T>
+struct Ret<std::vector<T>> {
+  static napi_value make(napi_env env, std::vector<T> v) {
+    napi_value arr;
+    check(env, napi_create_array_with_length(env, v.size(), &arr));
+    for (size_t i = 0; i < v.size(); ++i)
+      check(env, napi_set_element(env, arr, static_cast<uint32_t>(i), Ret<T>::make(env, std::move(v[i]))));
+    return arr;
+  }
+};
+
+template <typename... T>
+struct Ret<std::tuple<T...>> {
+  static napi_value make(napi_env env, std::tuple<T...> v) {
+    napi_value arr;
+    check(env, napi_create_array_with_length(env, sizeof...(T), &arr));
+    setAll(env, arr, v, std::index_sequence_for<T...>{});
+    return arr;
+  }
+  template <size_t... I>
+  static void setAll(napi_env env, napi_value arr, std::tuple<T...>& v, std::index_sequence<I...>) {
+    (check(env, napi_set_element(env, arr, I, Ret<std::decay_t<T>>::make(env, std::move(std::get<I>(v))))), ...);
+  }
+};
+
+// ---------------------------------------------------------------- the call template
+// Signature of a captureless lambda, read from its call operator.
+template <typename T>
+struct Signature;
+template <typename C, typename R, typename... A>
+struct Signature<R (C::*)(A...) const> {
+  using Result = R;
+  using Args = std::tuple<std::decay_t<A>...>;
+  static constexpr size_t arity = sizeof...(A);
+};
+
+template <auto L, typename S, size_t... I>
+napi_value invoke(napi_env env, napi_value* argv, std::index_sequence<I...>) {
+  using Args = typename S::Args;
+  using R = typename S::Result;
+  // Braced initialisation converts the arguments left to right, so the first bad one is reported.
+  Args args{Arg<std::tuple_element_t<I, Args>>::get(env, argv[I])...};
+  if constexpr (std::is_void_v<R>) {
+    L(std::move(std::get<I>(args))...);
+    napi_value u;
+    check(env, napi_get_undefined(env, &u));
+    return u;
+  } else {
+    return Ret<std::decay_t<R>>::make(env, L(std::move(std::get<I>(args))...));
+  }
+}
+
+void throwJs(napi_env env, const char* kind, const char* op, const std::string& message);
+
+// Every exported function is entry<lambda>: it unpacks the JS arguments (missing ones are
+// undefined), calls the lambda, converts the result, and turns any C++ exception into a JS
+// error prefixed with the op name. This is the only place exceptions are caught.
+template <auto L>
+napi_value entry(napi_env env, napi_callback_info info) {
+  using S = Signature<decltype(&decltype(L)::operator())>;
+  constexpr size_t N = S::arity;
+  const char* name = "op";
+  try {
+    napi_value argv[N == 0 ? 1 : N];
+    size_t argc = N;
+    void* data = nullptr;
+    check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, &data));
+    if (data) name = static_cast<const char*>(data);
+    for (size_t i = argc; i < N; ++i) check(env, napi_get_undefined(env, &argv[i]));
+    return invoke<L, S>(env, argv, std::make_index_sequence<N>{});
+  } catch (const JsPending&) {
+    return nullptr;
+  } catch (const ArgError& e) {
+    throwJs(env, "TypeError", name, e.message);
+  } catch (const c10::Error& e) {
+    throwJs(env, "Error", name, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throwJs(env, "Error", name, e.what());
+  } catch (...) {
+    throwJs(env, "Error", name, "unknown native exception");
+  }
+  return nullptr;
+}
+
+struct Export {
+  const char* name;
+  napi_callback cb;
+};
+
+// Each translation unit contributes a table of exports.
+std::vector<Export>& registry();
+struct Registrar {
+  Registrar(std::initializer_list<Export> items) {
+    for (auto& e : items) registry().push_back(e);
+  }
+};
+
+// FN(name, lambda): one exported op in one line.
+#define TN_FN(NAME, ...) \
+  ::tnode::Export { NAME, &::tnode::entry<__VA_ARGS__> }
+
+}  // namespace tnode

@@ -1,0 +1,190 @@
+// Tensor metadata, creation, random generators, autograd modes, autocast, threads and CUDA.
+#include <ATen/autocast_mode.h>
+#include <ATen/Parallel.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include "binding.h"
+
+namespace tnode {
+namespace {
+
+using T = at::Tensor;
+using Shape = std::vector<int64_t>;
+using OptGen = std::optional<at::Generator>;
+
+at::TensorOptions opts(at::ScalarType dtype, const std::string& device) {
+  return at::TensorOptions().dtype(dtype).device(c10::Device(device));
+}
+
+c10::optional<at::Generator> gen(const OptGen& g) {
+  if (g) return *g;
+  return c10::nullopt;
+}
+
+void finalizeGenerator(napi_env, void* data, void*) { delete static_cast<GeneratorBox*>(data); }
+
+// A handle that owns an InferenceMode guard for the duration of a JS scope; the TS side nests
+// and closes them in LIFO order.
+struct InferenceScope {
+  c10::InferenceMode guard;
+};
+
+struct GeneratorHandle {
+  at::Generator gen;
+};
+template <typename>
+struct Tag {};
+
+}  // namespace
+
+template <>
+struct Ret<GeneratorHandle> {
+  static napi_value make(napi_env env, GeneratorHandle h) {
+    napi_value out;
+    check(env, napi_create_external(env, new GeneratorBox{h.gen}, finalizeGenerator, nullptr, &out));
+    return out;
+  }
+};
+
+namespace {
+
+Registrar coreExports{
+    // ---- metadata
+    TN_FN("shape", [](T t) { return t.sizes().vec(); }),
+    TN_FN("strides", [](T t) { return t.strides().vec(); }),
+    TN_FN("dtype", [](T t) { return static_cast<int64_t>(t.scalar_type()); }),
+    TN_FN("device", [](T t) { return t.device().str(); }),
+    TN_FN("numel", [](T t) { return t.numel(); }),
+    TN_FN("dim", [](T t) { return t.dim(); }),
+    TN_FN("isContiguous", [](T t) { return t.is_contiguous(); }),
+    TN_FN("item",
+          [](T t) -> double {
+            TORCH_CHECK(t.numel() == 1, "item() needs a tensor with one element, got shape ", t.sizes());
+            return t.item<double>();
+          }),
+    TN_FN("itemInt",
+          [](T t) -> int64_t {
+            TORCH_CHECK(t.numel() == 1, "item() needs a tensor with one element, got shape ", t.sizes());
+            return t.item<int64_t>();
+          }),
+    TN_FN("toString", [](T t) { return t.toString(); }),
+
+    // ---- creation
+    TN_FN("empty", [](Shape s, at::ScalarType d, std::string dev) { return at::empty(s, opts(d, dev)); }),
+    TN_FN("zeros", [](Shape s, at::ScalarType d, std::string dev) { return at::zeros(s, opts(d, dev)); }),
+    TN_FN("ones", [](Shape s, at::ScalarType d, std::string dev) { return at::ones(s, opts(d, dev)); }),
+    TN_FN("full",
+          [](Shape s, at::Scalar v, at::ScalarType d, std::string dev) { return at::full(s, v, opts(d, dev)); }),
+    TN_FN("arange",
+          [](at::Scalar a, at::Scalar b, at::Scalar step, at::ScalarType d, std::string dev) {
+            return at::arange(a, b, step, opts(d, dev));
+          }),
+    TN_FN("linspace",
+          [](at::Scalar a, at::Scalar b, int64_t n, at::ScalarType d, std::string dev) {
+            return at::linspace(a, b, n, opts(d, dev));
+          }),
+    TN_FN("eye", [](int64_t n, at::ScalarType d, std::string dev) { return at::eye(n, opts(d, dev)); }),
+    TN_FN("rand",
+          [](Shape s, OptGen g, at::ScalarType d, std::string dev) { return at::rand(s, gen(g), opts(d, dev)); }),
+    TN_FN("randn",
+          [](Shape s, OptGen g, at::ScalarType d, std::string dev) { return at::randn(s, gen(g), opts(d, dev)); }),
+    TN_FN("randint",
+          [](int64_t lo, int64_t hi, Shape s, OptGen g, at::ScalarType d, std::string dev) {
+            return at::randint(lo, hi, s, gen(g), opts(d, dev));
+          }),
+    TN_FN("randperm",
+          [](int64_t n, OptGen g, at::ScalarType d, std::string dev) { return at::randperm(n, gen(g), opts(d, dev)); }),
+    TN_FN("uniform_", [](T t, double a, double b, OptGen g) { t.uniform_(a, b, gen(g)); }),
+    TN_FN("normal_", [](T t, double m, double s, OptGen g) { t.normal_(m, s, gen(g)); }),
+    TN_FN("bernoulli", [](T t, OptGen g) { return at::bernoulli(t, gen(g)); }),
+    TN_FN("multinomial",
+          [](T t, int64_t n, bool repl, OptGen g) { return at::multinomial(t, n, repl, gen(g)); }),
+
+    // ---- generators
+    TN_FN("createGenerator",
+          [](int64_t seed) {
+            auto g = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed));
+            return GeneratorHandle{g};
+          }),
+    TN_FN("generatorSeed",
+          [](at::Generator g, int64_t seed) {
+            std::lock_guard<std::mutex> lock(g.mutex());
+            g.set_current_seed(static_cast<uint64_t>(seed));
+          }),
+    TN_FN("generatorState", [](at::Generator g) {
+      std::lock_guard<std::mutex> lock(g.mutex());
+      return g.get_state();
+    }),
+    TN_FN("generatorSetState",
+          [](at::Generator g, T state) {
+            std::lock_guard<std::mutex> lock(g.mutex());
+            g.set_state(state);
+          }),
+    TN_FN("manualSeed", [](int64_t seed) { at::manual_seed(static_cast<uint64_t>(seed)); }),
+
+    // ---- autograd
+    TN_FN("requiresGrad", [](T t) { return t.requires_grad(); }),
+    TN_FN("setRequiresGrad", [](T t, bool r) { t.set_requires_grad(r); }),
+    TN_FN("grad", [](T t) { return t.grad(); }),
+    TN_FN("setGrad", [](T t, std::optional<T> g) { t.mutable_grad() = g ? *g : T(); }),
+    TN_FN("isLeaf", [](T t) { return t.is_leaf(); }),
+    TN_FN("hasGradFn", [](T t) { return t.grad_fn() != nullptr; }),
+    TN_FN("retainGrad", [](T t) { t.retain_grad(); }),
+    TN_FN("detach", [](T t) { return t.detach(); }),
+    TN_FN("detach_", [](T t) { t.detach_(); }),
+    TN_FN("backward",
+          [](T t, std::optional<T> g, bool retain) {
+            t.backward(g ? *g : T(), retain ? c10::optional<bool>(true) : c10::nullopt, false);
+          }),
+    TN_FN("autogradGrad",
+          [](std::vector<T> outs, std::vector<T> ins, std::optional<std::vector<T>> gouts, bool retain, bool create) {
+            return torch::autograd::grad(outs, ins, gouts ? *gouts : std::vector<T>{},
+                                         retain ? c10::optional<bool>(true) : c10::nullopt, create, false);
+          }),
+    TN_FN("isGradEnabled", []() { return c10::GradMode::is_enabled(); }),
+    TN_FN("setGradEnabled", [](bool on) { c10::GradMode::set_enabled(on); }),
+    TN_FN("isInferenceMode", []() { return c10::InferenceMode::is_enabled(); }),
+    TN_FN("inferenceEnter", []() -> int64_t { return reinterpret_cast<int64_t>(new InferenceScope()); }),
+    TN_FN("inferenceExit", [](int64_t h) { delete reinterpret_cast<InferenceScope*>(h); }),
+
+    // ---- autocast (mixed precision)
+    TN_FN("autocastState",
+          []() {
+            return std::vector<int64_t>{at::autocast::is_enabled(), at::autocast::is_cpu_enabled(),
+                                        static_cast<int64_t>(at::autocast::get_autocast_gpu_dtype()),
+                                        static_cast<int64_t>(at::autocast::get_autocast_cpu_dtype())};
+          }),
+    TN_FN("autocastSet",
+          [](bool cuda, bool cpu, at::ScalarType gpuDtype, at::ScalarType cpuDtype) {
+            at::autocast::set_enabled(cuda);
+            at::autocast::set_cpu_enabled(cpu);
+            at::autocast::set_autocast_gpu_dtype(gpuDtype);
+            at::autocast::set_autocast_cpu_dtype(cpuDtype);
+          }),
+    TN_FN("autocastEnter", []() { at::autocast::increment_nesting(); }),
+    TN_FN("autocastExit",
+          []() {
+            if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+          }),
+
+    // ---- threads and devices
+    TN_FN("setNumThreads", [](int64_t n) { at::set_num_threads(static_cast<int>(n)); }),
+    TN_FN("getNumThreads", []() -> int64_t { return at::get_num_threads(); }),
+    TN_FN("setNumInteropThreads", [](int64_t n) { at::set_num_interop_threads(static_cast<int>(n)); }),
+    TN_FN("cudaIsAvailable", []() { return torch::cuda::is_available(); }),
+    TN_FN("cudaDeviceCount", []() -> int64_t { return static_cast<int64_t>(torch::cuda::device_count()); }),
+    TN_FN("cudaSynchronize",
+          [](int64_t idx) {
+            if (torch::cuda::is_available()) torch::cuda::synchronize(idx);
+          }),
+    TN_FN("torchVersion", []() { return std::string(TORCH_VERSION); }),
+    TN_FN("parallelInfo", []() { return at::get_parallel_info(); }),
+};
+
+}  // namespace
+}  // namespace tnode

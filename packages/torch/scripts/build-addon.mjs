@@ -1,0 +1,42 @@
+// Configures and builds the native addon with CMake. LIBTORCH=/path selects a LibTorch other than
+// Debian's (a folder with share/cmake/Torch, e.g. the torch/ folder of a PyTorch wheel).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const build = join(root, 'build');
+const require = createRequire(import.meta.url);
+const headers = require('node-api-headers').include_dir;
+
+const args = [
+  '-S',
+  root,
+  '-B',
+  build,
+  `-DNODE_API_INCLUDE_DIR=${headers}`,
+  `-DCMAKE_BUILD_TYPE=${process.env.TORCH_NODE_BUILD_TYPE ?? 'Release'}`,
+];
+const libtorch = process.env.LIBTORCH;
+if (libtorch) {
+  const cmakeDir = [join(libtorch, 'share/cmake/Torch'), join(libtorch, 'lib/cmake/Torch')].find(existsSync);
+  if (!cmakeDir) {
+    console.error(
+      `LIBTORCH=${libtorch} has no share/cmake/Torch folder; point LIBTORCH at a LibTorch or PyTorch torch/ folder.`,
+    );
+    process.exit(1);
+  }
+  args.push(`-DCMAKE_PREFIX_PATH=${libtorch}`);
+}
+mkdirSync(build, { recursive: true });
+const run = (cmd, a) => execFileSync(cmd, a, { stdio: 'inherit' });
+try {
+  run('cmake', args);
+  run('cmake', ['--build', build, '--parallel', String(Math.max(1, cpus().length))]);
+} catch {
+  console.error('Building the LibTorch addon failed (see the compiler output above).');
+  process.exit(1);
+}

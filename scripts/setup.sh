@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# One-command setup: installs what is missing (as root on Debian), then npm ci, the LibTorch
+# addon and the TypeScript build. Idempotent; fast when everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '%s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" = "0" ]; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+DEBIAN_TORCH_CONFIG=/usr/lib/$(uname -m)-linux-gnu/cmake/Torch/TorchConfig.cmake
+
+apt_install() {
+  if ! is_root || ! have apt-get; then
+    die "Missing $*: install them with 'sudo apt-get install $*' (Debian/Ubuntu) or set LIBTORCH=/path/to/libtorch for a LibTorch of your own, then run make again."
+  fi
+  say "installing Debian packages: $*"
+  export DEBIAN_FRONTEND=noninteractive
+  # Refresh the package lists once when they are missing or a package is not found.
+  if ! apt-get install -y -q --no-install-recommends "$@" >/tmp/nnunet-apt.log 2>&1; then
+    apt-get update -q >/tmp/nnunet-apt-update.log 2>&1 || die "apt-get update failed (see /tmp/nnunet-apt-update.log): check the network or the Debian mirror."
+    apt-get install -y -q --no-install-recommends "$@" >/tmp/nnunet-apt.log 2>&1 || die "apt-get install $* failed (see /tmp/nnunet-apt.log)."
+  fi
+}
+
+# --- Node.js
+have node || die "Node.js 20 or newer is required: install it (e.g. from your distribution or nodejs.org), then run make again."
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: install Node.js 20 or newer, then run make again."
+
+# --- build tools and LibTorch
+missing=()
+have cmake || missing+=(cmake)
+have g++ || missing+=(g++)
+have make || missing+=(make)
+if [ -n "${LIBTORCH:-}" ]; then
+  [ -f "$LIBTORCH/share/cmake/Torch/TorchConfig.cmake" ] || [ -f "$LIBTORCH/lib/cmake/Torch/TorchConfig.cmake" ] ||
+    die "LIBTORCH=$LIBTORCH has no share/cmake/Torch/TorchConfig.cmake: point it at a LibTorch folder (or a PyTorch install's torch/ folder), or unset it to use Debian's libtorch-dev."
+elif [ ! -f "$DEBIAN_TORCH_CONFIG" ]; then
+  missing+=(libtorch-dev)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+
+# --- npm dependencies (npm ci when the lock file changed since the last install)
+stamp=node_modules/.nnunet-ci-stamp
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+fi
+
+# --- native addon and TypeScript
+say "building the LibTorch addon"
+npm run --silent build:addon -w @nnunet/torch
+say "compiling TypeScript"
+npx tsc -p packages/torch && npx tsc -p packages/nnunet
