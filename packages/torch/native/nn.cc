@@ -50,7 +50,16 @@ T interpolate(T x, std::string mode, Shape size, std::optional<std::vector<doubl
 Registrar nnExports{
     TN_FN("convolution",
           [](T x, T w, OptT b, Shape stride, Shape pad, Shape dil, bool transposed, Shape outPad, int64_t groups) {
-            return at::convolution(x, w, opt(b), stride, pad, dil, transposed, outPad, groups);
+            // The per-dimension ops (not at::convolution) are what autocast and torch.nn.functional use.
+            const size_t nd = stride.size();
+            if (!transposed) {
+              if (nd == 3) return at::conv3d(x, w, opt(b), stride, pad, dil, groups);
+              if (nd == 2) return at::conv2d(x, w, opt(b), stride, pad, dil, groups);
+              return at::conv1d(x, w, opt(b), stride, pad, dil, groups);
+            }
+            if (nd == 3) return at::conv_transpose3d(x, w, opt(b), stride, pad, outPad, groups, dil);
+            if (nd == 2) return at::conv_transpose2d(x, w, opt(b), stride, pad, outPad, groups, dil);
+            return at::conv_transpose1d(x, w, opt(b), stride, pad, outPad, groups, dil);
           }),
     TN_FN("linear", [](T x, T w, OptT b) { return at::linear(x, w, opt(b)); }),
     TN_FN("instanceNorm",

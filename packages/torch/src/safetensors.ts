@@ -2,7 +2,7 @@
  * safetensors files (https://huggingface.co/docs/safetensors): an 8-byte little-endian header
  * length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__":
  * {string: string}}, then the raw little-endian tensor bytes. Like the reference writer, tensors
- * are laid out by decreasing alignment then name, and the header is padded with spaces to a
+ * are laid out in the reference writer's dtype order then by name, and the header is padded with spaces to a
  * multiple of 8 bytes. Files are written to a temporary name and renamed, so a crash never leaves
  * a truncated file.
  */
@@ -25,6 +25,20 @@ const TO_ST: Record<DType, string> = {
   bool: 'BOOL',
 };
 const FROM_ST = new Map<string, DType>(Object.entries(TO_ST).map(([k, v]) => [v, k as DType]));
+// The reference implementation lays tensors out by its dtype enum, last first, then by name;
+// following it makes our files byte-identical to PyTorch users' for the same tensors.
+const LAYOUT_RANK: Record<DType, number> = {
+  bool: 0,
+  uint8: 1,
+  int8: 2,
+  int16: 3,
+  float16: 4,
+  bfloat16: 5,
+  int32: 6,
+  float32: 7,
+  float64: 8,
+  int64: 9,
+};
 
 interface HeaderEntry {
   dtype: string;
@@ -44,7 +58,7 @@ export function serialize(
   }
   entries.sort(
     ([na, a]: [string, Tensor], [nb, b]: [string, Tensor]) =>
-      DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || (na < nb ? -1 : na > nb ? 1 : 0),
+      LAYOUT_RANK[b.dtype] - LAYOUT_RANK[a.dtype] || (na < nb ? -1 : na > nb ? 1 : 0),
   );
   const header: Record<string, HeaderEntry | Record<string, string>> = {};
   if (metadata !== undefined && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
