@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Tensor, keep, safetensors } from '../src/index.js';
+import { keep, safetensors, type Tensor } from '../src/index.js';
 
 /** Asserts |actual - expected| <= atol + rtol * |expected| elementwise (numbers, arrays or tensors). */
 export function expectClose(

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { F, type Tensor, autocast, clipGradNorm_, tidy, zeros } from '../src/index.js';
+import { autocast, clipGradNorm_, F, type Tensor, tidy, zeros } from '../src/index.js';
 import { expectClose, fixture, fixtureJson } from './helpers.js';
 
 interface Case {

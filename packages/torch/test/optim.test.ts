@@ -1,6 +1,6 @@
 /** Optimizers against PyTorch trajectories (fixtures/ops.*): five steps on a fixed loss. */
 import { test } from 'node:test';
-import { Adam, AdamW, type Optimizer, SGD, type Tensor, stack, tidy } from '../src/index.js';
+import { Adam, AdamW, type Optimizer, SGD, stack, type Tensor, tidy } from '../src/index.js';
 import { expectClose, fixture, fixtureJson } from './helpers.js';
 
 interface Case {
