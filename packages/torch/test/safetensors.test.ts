@@ -32,7 +32,9 @@ test('reads every dtype from a file written by the fixture generator (PyTorch va
     assert.equal(t.dtype, dtype, name);
     assert.deepEqual(t.shape, shape, name);
     const got = t.toArray();
-    values.forEach((v, i) => assert.ok(Math.abs((got[i] as number) - v) <= Math.abs(v) * 1e-7, `${name}[${i}]`));
+    values.forEach((v, i) => {
+      assert.ok(Math.abs((got[i] as number) - v) <= Math.abs(v) * 1e-7, `${name}[${i}]`);
+    });
   }
   // Writing the same tensors again gives the same bytes as the independent writer.
   const ours = safetensors.serialize(tensors, metadata);
