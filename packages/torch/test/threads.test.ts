@@ -1,8 +1,20 @@
 /** The addon in worker_threads, and batches handed between threads through SharedArrayBuffers. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { F, fromShared, Generator, memoryStats, randn, tidy } from '../src/index.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+/** Collects garbage and lets the deferred finalizers run, so live counts are exact. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+}
 
 const INDEX_URL = new URL('../src/index.js', import.meta.url).href;
 
@@ -59,27 +71,26 @@ test('a worker hands a batch over a SharedArrayBuffer; the main thread wraps it 
     sab,
   );
   const view = new Float32Array(sab);
-  const batch = fromShared(view, shape, 'float32');
-  assert.equal(batch.sum().item(), sum);
-  // Zero-copy: a write into the shared memory shows up in the tensor, and the reverse.
-  view[0] = 1000;
-  assert.equal(batch.flatten().select(0, 0).item(), 1000);
-  batch.flatten().select(0, 1).fill_(-7);
-  assert.equal(view[1], -7);
-  batch.dispose();
+  tidy(() => {
+    const batch = fromShared(view, shape, 'float32');
+    assert.equal(batch.sum().item(), sum);
+    // Zero-copy: a write into the shared memory shows up in the tensor, and the reverse.
+    view[0] = 1000;
+    assert.equal(batch.flatten().select(0, 0).item(), 1000);
+    batch.flatten().select(0, 1).fill_(-7);
+    assert.equal(view[1], -7);
+  });
 });
 
 test('tensors over shared memory stay valid after the JS view is dropped', async () => {
+  await settle();
   const before = memoryStats().liveTensors;
   const t = (() => {
     const sab = new SharedArrayBuffer(16);
     new Float32Array(sab).set([1, 2, 3, 4]);
     return fromShared(new Float32Array(sab), [4], 'float32');
   })();
-  for (let i = 0; i < 3; i++) {
-    (globalThis as { gc?: () => void }).gc?.();
-    await new Promise((r) => setImmediate(r));
-  }
+  await settle();
   assert.deepEqual(t.toArray(), [1, 2, 3, 4]);
   const doubled = t.mul(2);
   t.dispose();
@@ -89,12 +100,14 @@ test('tensors over shared memory stay valid after the JS view is dropped', async
 });
 
 test("a worker's tensors are released when it exits", async () => {
-  await new Promise((r) => setImmediate(r));
+  await settle();
   const before = memoryStats().liveTensors;
-  const liveInWorker = await inWorker<number>(`
+  // The counters are per process: the worker sees its own 50 tensors added to ours.
+  const grownInWorker = await inWorker<number>(`
+    const start = T.memoryStats().liveTensors;
     globalThis.keepAlive = Array.from({ length: 50 }, () => T.zeros([64]));
-    return T.memoryStats().liveTensors;`);
-  assert.ok(liveInWorker >= before + 50);
+    return T.memoryStats().liveTensors - start;`);
+  assert.equal(grownInWorker, 50);
   await new Promise((r) => setTimeout(r, 50));
-  assert.equal(memoryStats().liveTensors, before);
+  assert.equal(memoryStats().liveTensors, before, 'handles outlived the worker');
 });
