@@ -14,7 +14,7 @@ DEBIAN_TORCH_CONFIG=/usr/lib/$(uname -m)-linux-gnu/cmake/Torch/TorchConfig.cmake
 
 apt_install() {
   if ! is_root || ! have apt-get; then
-    die "Missing $*: install them with 'sudo apt-get install $*' (Debian/Ubuntu) or set LIBTORCH=/path/to/libtorch for a LibTorch of your own, then run make again."
+    die "Missing $*: install with 'sudo apt-get install $*' (Debian/Ubuntu) or set LIBTORCH=/path/to/libtorch for a LibTorch of your own, then run make again."
   fi
   say "installing Debian packages: $*"
   export DEBIAN_FRONTEND=noninteractive

@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -31,15 +32,32 @@ struct ArgError {
   std::string message;
 };
 
+// Handles are N-API externals; a leading tag tells the two kinds apart, so a wrong handle is
+// a clean error instead of a misread pointer.
+constexpr uint32_t kTensorTag = 0x54454e53;     // "TENS"
+constexpr uint32_t kGeneratorTag = 0x47454e52;  // "GENR"
+
 // One JS-visible tensor handle.
 struct TensorBox {
+  uint32_t tag = kTensorTag;
   at::Tensor tensor;
   const void* storageKey = nullptr;
 };
 
 struct GeneratorBox {
+  uint32_t tag = kGeneratorTag;
   at::Generator gen;
 };
+
+// The TensorBox behind a JS value, or nullptr when it is not a tensor handle.
+inline TensorBox* tensorBoxOf(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) return nullptr;
+  void* data = nullptr;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == nullptr) return nullptr;
+  auto* box = static_cast<TensorBox*>(data);
+  return box->tag == kTensorTag ? box : nullptr;
+}
 
 // Tensor handles and live-memory accounting (memory.cc).
 napi_value wrapTensor(napi_env env, at::Tensor&& t);
@@ -71,10 +89,8 @@ inline bool isNullish(napi_env env, napi_value v) {
 template <>
 struct Arg<at::Tensor> {
   static at::Tensor get(napi_env env, napi_value v) {
-    if (typeOf(env, v) != napi_external) throwArg("expected a tensor handle");
-    void* data;
-    check(env, napi_get_value_external(env, v, &data));
-    auto* box = static_cast<TensorBox*>(data);
+    TensorBox* box = tensorBoxOf(env, v);
+    if (!box) throwArg("expected a tensor handle");
     if (!box->tensor.defined()) throwArg("tensor was used after dispose()");
     return box->tensor;
   }
@@ -86,7 +102,9 @@ struct Arg<at::Generator> {
     if (typeOf(env, v) != napi_external) throwArg("expected a generator handle");
     void* data;
     check(env, napi_get_value_external(env, v, &data));
-    return static_cast<GeneratorBox*>(data)->gen;
+    auto* box = static_cast<GeneratorBox*>(data);
+    if (!box || box->tag != kGeneratorTag) throwArg("expected a generator handle");
+    return box->gen;
   }
 };
 
@@ -331,6 +349,10 @@ napi_value invoke(napi_env env, napi_value* argv, std::index_sequence<I...>) {
 
 void throwJs(napi_env env, const char* kind, const char* op, const std::string& message);
 
+// " (tensor arguments: [2, 3] float, [4] float)" for the tensor handles among argv, so that a
+// LibTorch message about sizes can be read against the shapes the caller passed.
+std::string describeTensorArgs(napi_env env, const napi_value* argv, size_t n);
+
 // Every exported function is entry<lambda>: it unpacks the JS arguments (missing ones are
 // undefined), calls the lambda, converts the result, and turns any C++ exception into a JS
 // error prefixed with the op name. This is the only place exceptions are caught.
@@ -339,9 +361,9 @@ napi_value entry(napi_env env, napi_callback_info info) {
   using S = Signature<decltype(&decltype(L)::operator())>;
   constexpr size_t N = S::arity;
   const char* name = "op";
+  napi_value argv[N == 0 ? 1 : N];
+  size_t argc = N;
   try {
-    napi_value argv[N == 0 ? 1 : N];
-    size_t argc = N;
     void* data = nullptr;
     check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, &data));
     if (data) name = static_cast<const char*>(data);
@@ -352,7 +374,7 @@ napi_value entry(napi_env env, napi_callback_info info) {
   } catch (const ArgError& e) {
     throwJs(env, "TypeError", name, e.message);
   } catch (const c10::Error& e) {
-    throwJs(env, "Error", name, e.what_without_backtrace());
+    throwJs(env, "Error", name, e.what_without_backtrace() + describeTensorArgs(env, argv, std::min(argc, N)));
   } catch (const std::exception& e) {
     throwJs(env, "Error", name, e.what());
   } catch (...) {

@@ -46,7 +46,7 @@ template <>
 struct Ret<GeneratorHandle> {
   static napi_value make(napi_env env, GeneratorHandle h) {
     napi_value out;
-    check(env, napi_create_external(env, new GeneratorBox{h.gen}, finalizeGenerator, nullptr, &out));
+    check(env, napi_create_external(env, new GeneratorBox{kGeneratorTag, h.gen}, finalizeGenerator, nullptr, &out));
     return out;
   }
 };

@@ -1,5 +1,6 @@
 // Tensor handle lifetime, live-memory counters, error conversion and module registration.
 #include <mutex>
+#include <sstream>
 #include <unordered_map>
 
 #include "binding.h"
@@ -94,6 +95,19 @@ void throwJs(napi_env env, const char* kind, const char* op, const std::string& 
   napi_throw(env, err);
 }
 
+std::string describeTensorArgs(napi_env env, const napi_value* argv, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    TensorBox* box = tensorBoxOf(env, argv[i]);
+    if (!box || !box->tensor.defined()) continue;
+    out += out.empty() ? " (tensor arguments: " : ", ";
+    std::ostringstream s;
+    s << box->tensor.sizes() << " " << box->tensor.scalar_type();
+    out += s.str();
+  }
+  return out.empty() ? out : out + ")";
+}
+
 std::vector<Export>& registry() {
   static std::vector<Export> r;
   return r;
@@ -145,7 +159,7 @@ void detachStorage(napi_env env, TensorBox* box) {
 
 napi_value wrapTensor(napi_env env, at::Tensor&& t) {
   if (gAnyPending.load(std::memory_order_relaxed)) drainPendingReleases(env);
-  auto* box = new TensorBox{std::move(t), nullptr};
+  auto* box = new TensorBox{kTensorTag, std::move(t), nullptr};
   napi_value out;
   napi_status st = napi_create_external(env, box, finalizeBox, nullptr, &out);
   if (st != napi_ok) {
@@ -225,9 +239,7 @@ napi_value setData(napi_env env, napi_callback_info info) {
     if (argc != 2) throwArg("setData needs two tensors");
     at::Tensor src = Arg<at::Tensor>::get(env, argv[1]);
     Arg<at::Tensor>::get(env, argv[0]);
-    void* data = nullptr;
-    check(env, napi_get_value_external(env, argv[0], &data));
-    auto* box = static_cast<TensorBox*>(data);
+    TensorBox* box = tensorBoxOf(env, argv[0]);
     box->tensor.set_data(src);
     detachStorage(env, box);
     attachStorage(env, box);
@@ -244,9 +256,9 @@ napi_value disposeHandle(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  void* data = nullptr;
-  if (argc == 1 && napi_get_value_external(env, argv[0], &data) == napi_ok && data)
-    releaseBox(env, static_cast<TensorBox*>(data));
+  if (argc == 1) {
+    if (TensorBox* box = tensorBoxOf(env, argv[0])) releaseBox(env, box);
+  }
   return nullptr;
 }
 

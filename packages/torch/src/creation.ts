@@ -42,52 +42,56 @@ function product(shape: Shape): number {
 }
 
 /**
- * A tensor holding a copy of `data` (C order). `data` is a TypedArray (its dtype is implied
- * unless `dtype` says otherwise: Uint16Array needs 'float16' or 'bfloat16', Uint8Array may be
- * 'bool') or a plain array of numbers/booleans (float32 by default). `shape` defaults to 1-D.
+ * A tensor holding a copy of `data` (C order). `data` is a TypedArray, whose element type is the
+ * default dtype, or a plain array of numbers/booleans (float32, or bool for booleans, by default).
+ * Values are converted to `dtype` like torch's casts (floats truncate towards zero to integers,
+ * nonzero becomes true). A Uint16Array is read as raw 16-bit patterns when `dtype` is float16 or
+ * bfloat16 and as unsigned integers otherwise. `shape` defaults to 1-D.
  */
 export function tensor(
-  data: AnyTypedArray | readonly number[] | readonly boolean[] | number,
+  data: AnyTypedArray | Uint16Array | readonly number[] | readonly boolean[] | number,
   options: CreateOptions & { shape?: Shape } = {},
 ): Tensor {
   if (typeof data === 'number') return scalarTensor(data, options);
+  if (options.dtype !== undefined) checkDType('dtype', options.dtype);
+  const device = options.device === undefined ? 'cpu' : checkDevice('device', options.device);
   const shape = options.shape === undefined ? [data.length] : checkShape('shape', options.shape);
   if (product(shape) !== data.length) {
     throw argError(`shape [${shape.join(', ')}] needs ${product(shape)} values but data has ${data.length}`);
   }
-  let arr: AnyTypedArray;
-  let dtype: DType;
+  // The bytes handed to LibTorch and the dtype they hold; a cast to `wanted` follows if needed.
+  let source: ArrayBufferView;
+  let sourceDtype: DType;
+  let wanted: DType;
   if (Array.isArray(data)) {
-    dtype = options.dtype ?? (typeof data[0] === 'boolean' ? 'bool' : 'float32');
-    const target = dtype === 'float16' || dtype === 'bfloat16' ? 'float32' : dtype;
-    const Ctor = TYPED_ARRAY[target];
-    arr = new Ctor(new ArrayBuffer(data.length * DTYPE_BYTES[target]));
     const values = data as readonly (number | boolean)[];
-    if (arr instanceof BigInt64Array) {
-      for (let i = 0; i < values.length; i++) arr[i] = BigInt(values[i] as number);
+    wanted = options.dtype ?? (typeof values[0] === 'boolean' ? 'bool' : 'float32');
+    if (wanted === 'int64') {
+      source = BigInt64Array.from(values, (v) => BigInt(Math.trunc(Number(v))));
+      sourceDtype = 'int64';
     } else {
-      for (let i = 0; i < values.length; i++) arr[i] = Number(values[i]);
+      // float64 holds every JS number exactly; LibTorch's cast does the rest.
+      source = Float64Array.from(values, Number);
+      sourceDtype = 'float64';
     }
-    const t = new Tensor(native.fromBytes(arr, shape, DTYPE_CODES[target]));
-    if (target === dtype) return finish(t, options);
-    const c = t.to({ dtype, ...(options.device ? { device: options.device } : {}) });
-    t.dispose();
-    return finish(c, options);
+  } else if (data instanceof Uint16Array) {
+    wanted = options.dtype ?? 'int32';
+    if (wanted === 'float16' || wanted === 'bfloat16') {
+      source = data;
+      sourceDtype = wanted;
+    } else {
+      source = Int32Array.from(data);
+      sourceDtype = 'int32';
+    }
+  } else {
+    const typed = data as AnyTypedArray;
+    source = typed;
+    sourceDtype = dtypeOfTypedArray(typed) as DType;
+    wanted = options.dtype ?? sourceDtype;
   }
-  const typed = data as AnyTypedArray;
-  const implied = dtypeOfTypedArray(typed);
-  if (options.dtype === undefined && implied === undefined) {
-    throw argError('a Uint16Array needs dtype "float16" or "bfloat16" (raw 16-bit values)');
-  }
-  dtype = options.dtype ?? (implied as DType);
-  const storedAs = implied ?? dtype;
-  // A TypedArray of another type is converted through its own dtype (e.g. Float32Array -> float16).
-  const sameBits =
-    DTYPE_BYTES[dtype] === typed.BYTES_PER_ELEMENT &&
-    (implied === undefined || implied === dtype || (dtype === 'bool' && implied === 'uint8'));
-  const t = new Tensor(native.fromBytes(typed, shape, DTYPE_CODES[sameBits ? dtype : storedAs]));
-  if (sameBits && (options.device === undefined || options.device === 'cpu')) return finish(t, options);
-  const c = t.to({ dtype, device: options.device ?? 'cpu' });
+  const t = new Tensor(native.fromBytes(source, shape, DTYPE_CODES[sourceDtype]));
+  if (sourceDtype === wanted && device === 'cpu') return finish(t, options);
+  const c = t.to({ dtype: wanted, device });
   t.dispose();
   return finish(c, options);
 }
@@ -108,8 +112,15 @@ export function scalarTensor(value: Scalar, options: CreateOptions = {}): Tensor
 export function fromShared(data: ArrayBufferView, shape: Shape, dtype: DType): Tensor {
   checkShape('shape', shape);
   const code = checkDType('dtype', dtype);
+  if (!ArrayBuffer.isView(data)) throw argError('data must be a TypedArray or DataView');
+  data = bytesOf(data);
   if (!(data.buffer instanceof SharedArrayBuffer)) return new Tensor(native.fromBytes(data, shape, code));
   return new Tensor(native.shareBytes(data, shape, code));
+}
+
+/** A Uint8Array over the same bytes as any ArrayBufferView (the native side reads TypedArrays). */
+export function bytesOf(v: ArrayBufferView): Uint8Array {
+  return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
 export function empty(shape: Shape, o: CreateOptions = {}): Tensor {

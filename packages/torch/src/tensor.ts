@@ -187,7 +187,7 @@ export class Tensor implements Disposable {
    */
   copyInto(target: ArrayBufferView): void {
     if (!ArrayBuffer.isView(target)) throw argError('target must be a TypedArray or DataView');
-    native.copyIntoBytes(this.handle, target);
+    native.copyIntoBytes(this.handle, new Uint8Array(target.buffer, target.byteOffset, target.byteLength));
   }
 
   // ---- conversion
@@ -459,13 +459,16 @@ export class Tensor implements Disposable {
   /** Clamps to [min, max] (either may be omitted); bounds may be scalars or tensors. */
   clamp(min?: Scalar | Tensor | null, max?: Scalar | Tensor | null): Tensor {
     if (min instanceof Tensor || max instanceof Tensor) {
-      return new Tensor(
-        native.clampTensor(
-          this.handle,
-          min instanceof Tensor ? min.handle : null,
-          max instanceof Tensor ? max.handle : null,
-        ),
-      );
+      const lo = min instanceof Tensor ? min.handle : null;
+      const hi = max instanceof Tensor ? max.handle : null;
+      const bounded = native.clampTensor(this.handle, lo, hi);
+      // A scalar bound beside a tensor bound is applied in a second pass.
+      const loScalar = min instanceof Tensor ? undefined : (min ?? undefined);
+      const hiScalar = max instanceof Tensor ? undefined : (max ?? undefined);
+      if (loScalar === undefined && hiScalar === undefined) return new Tensor(bounded);
+      const both = native.clamp(bounded, loScalar, hiScalar);
+      native.dispose(bounded);
+      return new Tensor(both);
     }
     return new Tensor(native.clamp(this.handle, min ?? undefined, max ?? undefined));
   }
