@@ -5,6 +5,7 @@ build:
 	bash scripts/setup.sh
 
 test: build
+	npx biome check .
 	npm test --silent
 
 demo: build

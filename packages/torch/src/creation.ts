@@ -1,5 +1,5 @@
 /** Tensor creation: from JS data, constants, ranges and random values. */
-import { type AnyTypedArray, DTYPE_BYTES, DTYPE_CODES, type DType, dtypeOfTypedArray, TYPED_ARRAY } from './dtype.js';
+import { type AnyTypedArray, DTYPE_CODES, type DType, dtypeOfTypedArray } from './dtype.js';
 import { argError } from './errors.js';
 import { native } from './native.js';
 import {
