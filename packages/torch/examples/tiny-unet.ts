@@ -12,6 +12,7 @@ import {
   F,
   Generator,
   getNumThreads,
+  manualSeed,
   InstanceNorm,
   Module,
   memoryStats,
@@ -107,7 +108,8 @@ function dice(pred: Tensor, labels: Tensor): number {
 
 setNumThreads(Math.max(1, availableParallelism()));
 console.log(`LibTorch ${version}, ${getNumThreads()} CPU threads`);
-const gen = new Generator(1234);
+manualSeed(1234); // weight initialisation
+const gen = new Generator(1234); // data
 const net = new TinyUNet();
 const opt = new SGD(net.parameters(), { lr: 0.01, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
 const steps = Number(process.env.DEMO_STEPS ?? 80);
