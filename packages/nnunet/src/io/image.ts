@@ -1,0 +1,259 @@
+/**
+ * Image I/O through itk-wasm, with SimpleITK's conventions so that numbers match nnU-Net v1:
+ * geometry in LPS with spacing and origin in (x, y, z) order and the direction as a row-major
+ * matrix; voxel arrays in C order with shape (z, y, x) (or (t, z, y, x) for 4-D images). This is
+ * the only module that touches itk-wasm images.
+ */
+import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
+import type { Image } from 'itk-wasm';
+import { NnunetError } from '../errors.js';
+
+export type VoxelType =
+  | 'uint8'
+  | 'int8'
+  | 'uint16'
+  | 'int16'
+  | 'uint32'
+  | 'int32'
+  | 'uint64'
+  | 'int64'
+  | 'float32'
+  | 'float64';
+
+export type VoxelArray =
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | BigUint64Array
+  | BigInt64Array
+  | Float32Array
+  | Float64Array;
+
+/** Physical placement of the voxel grid, in ITK/SimpleITK order and the LPS frame. */
+export interface ImageGeometry {
+  /** Voxel size in mm, (x, y, z[, t]). */
+  spacing: number[];
+  /** Position of the first voxel's centre in mm, (x, y, z[, t]). */
+  origin: number[];
+  /** Direction cosines, row-major, dim x dim (SimpleITK's GetDirection()). */
+  direction: number[];
+}
+
+export interface Volume {
+  /** Voxels in C order over `shape`. */
+  data: VoxelArray;
+  /** Array shape, slowest axis first: (z, y, x) or (t, z, y, x), i.e. the reverse of ITK's size. */
+  shape: number[];
+  dtype: VoxelType;
+  geometry: ImageGeometry;
+}
+
+/** File name extensions this module reads and writes (NIfTI, NRRD, MetaImage). */
+export const IMAGE_EXTENSIONS = ['.nii.gz', '.nii', '.nrrd', '.nhdr', '.mha', '.mhd'] as const;
+
+export function imageExtension(path: string): string | undefined {
+  const lower = path.toLowerCase();
+  return IMAGE_EXTENSIONS.find((e) => lower.endsWith(e));
+}
+
+/** The other NIfTI spelling of a file (X.nii <-> X.nii.gz), which the NIfTI library may pick instead. */
+function niftiTwin(path: string): string | undefined {
+  if (path.endsWith('.nii.gz')) return path.slice(0, -3);
+  if (path.endsWith('.nii')) return `${path}.gz`;
+  return undefined;
+}
+
+/** Reads an image file; 2-D, 3-D and 4-D scalar images are supported. */
+export async function readImage(path: string): Promise<Volume> {
+  if (!existsSync(path)) {
+    throw new NnunetError('ERR_NOT_FOUND', `Image file ${path} does not exist: check the path and the case name.`);
+  }
+  if (imageExtension(path) === undefined) {
+    throw new NnunetError(
+      'ERR_IMAGE_READ',
+      `Cannot read ${path}: unsupported file type; use .nii.gz, .nii, .nrrd or .mha.`,
+    );
+  }
+  if (path.endsWith('.nii') || path.endsWith('.nii.gz')) await verifyNifti(path);
+  // itk-wasm mounts the file's folder and the NIfTI library resolves X.nii.gz to X.nii when both
+  // exist, so an ambiguous file is read from a private copy.
+  const twin = niftiTwin(path);
+  let readFrom = path;
+  let scratch: string | undefined;
+  if (twin !== undefined && existsSync(twin)) {
+    scratch = mkdtempSync(join(tmpdir(), 'nnunet-read-'));
+    readFrom = join(scratch, basename(path));
+    copyFileSync(path, readFrom);
+  }
+  let image: Image;
+  try {
+    image = await readImageNode(readFrom);
+  } catch (e) {
+    throw new NnunetError(
+      'ERR_IMAGE_READ',
+      `Cannot read image ${path}: the file is damaged, truncated or not a ${imageExtension(path)} image (${shortReason(e)}); re-export or re-download it.`,
+      { cause: e },
+    );
+  } finally {
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+  }
+  return fromItk(image, path);
+}
+
+const gunzipAsync = promisify(gunzip);
+
+/**
+ * The NIfTI library zero-fills a truncated file without complaint, so NIfTI files are checked
+ * first: the gzip stream must be complete (CRC and length) and the voxel block must be as large
+ * as the header says.
+ */
+async function verifyNifti(path: string): Promise<void> {
+  const damaged = (why: string): never => {
+    throw new NnunetError('ERR_IMAGE_READ', `Cannot read image ${path}: ${why}; re-export or re-download it.`);
+  };
+  let bytes: Buffer = await readFile(path);
+  if (path.endsWith('.gz')) {
+    try {
+      bytes = await gunzipAsync(bytes);
+    } catch (e) {
+      damaged(`the gzip data is truncated or corrupt (${shortReason(e)})`);
+    }
+  }
+  if (bytes.length < 348) damaged('the file is shorter than a NIfTI header');
+  let le = true;
+  let hdr = bytes.readInt32LE(0);
+  if (hdr !== 348 && hdr !== 540) {
+    le = false;
+    hdr = bytes.readInt32BE(0);
+  }
+  const i16 = (o: number) => (le ? bytes.readInt16LE(o) : bytes.readInt16BE(o));
+  const i64 = (o: number) => Number(le ? bytes.readBigInt64LE(o) : bytes.readBigInt64BE(o));
+  let dims: number[];
+  let bitpix: number;
+  let voxOffset: number;
+  if (hdr === 348) {
+    dims = Array.from({ length: 8 }, (_, i) => i16(40 + 2 * i));
+    bitpix = i16(72);
+    voxOffset = le ? bytes.readFloatLE(108) : bytes.readFloatBE(108);
+  } else if (hdr === 540) {
+    if (bytes.length < 540) damaged('the file is shorter than a NIfTI-2 header');
+    dims = Array.from({ length: 8 }, (_, i) => i64(16 + 8 * i));
+    bitpix = i16(14);
+    voxOffset = i64(168);
+  } else {
+    return damaged('it does not start with a NIfTI-1 or NIfTI-2 header');
+  }
+  const nd = dims[0] as number;
+  if (!(nd >= 1 && nd <= 7)) damaged(`its header declares ${nd} dimensions`);
+  let voxels = 1;
+  for (let i = 1; i <= nd; i++) voxels *= Math.max(1, dims[i] as number);
+  const needed = Math.max(voxOffset, hdr + 4) + (voxels * bitpix) / 8;
+  // A .nii with a separate .img (hdr/img pair) has no voxels inside; only single files are checked.
+  if (bytes.length < needed) {
+    damaged(`the voxel data are incomplete (${bytes.length} of ${needed} bytes)`);
+  }
+}
+
+function shortReason(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0]?.slice(0, 160) ?? 'unknown error';
+}
+
+function fromItk(image: Image, path: string): Volume {
+  const t = image.imageType;
+  if (t.components !== 1) {
+    throw new NnunetError(
+      'ERR_IMAGE_READ',
+      `Image ${path} has ${t.components} components per voxel; nnU-Net needs scalar images (one file per modality).`,
+    );
+  }
+  const dim = t.dimension;
+  const size = Array.from(image.size);
+  const data = image.data as VoxelArray | null;
+  const expected = size.reduce((a, b) => a * b, 1);
+  if (data === null || data.length !== expected) {
+    throw new NnunetError(
+      'ERR_IMAGE_READ',
+      `Image ${path} holds ${data?.length ?? 0} voxels but its header says ${expected}; the file is damaged.`,
+    );
+  }
+  return {
+    data,
+    shape: size.slice().reverse(),
+    dtype: t.componentType as VoxelType,
+    geometry: {
+      spacing: Array.from(image.spacing).slice(0, dim),
+      origin: Array.from(image.origin).slice(0, dim),
+      direction: Array.from(image.direction as Float64Array).slice(0, dim * dim),
+    },
+  };
+}
+
+function toItk(v: Volume): Image {
+  const dim = v.shape.length;
+  return {
+    imageType: { dimension: dim, componentType: v.dtype, pixelType: 'Scalar', components: 1 },
+    name: 'image',
+    origin: [...v.geometry.origin],
+    spacing: [...v.geometry.spacing],
+    direction: Float64Array.from(v.geometry.direction),
+    size: v.shape.slice().reverse(),
+    metadata: new Map(),
+    data: v.data,
+  } as unknown as Image;
+}
+
+/**
+ * Writes `volume` to `path` atomically: the image goes to a temporary file in the same folder
+ * (same extension, so the same format) that is renamed over `path` only once complete.
+ */
+export async function writeImage(volume: Volume, path: string, options: { compress?: boolean } = {}): Promise<void> {
+  const ext = imageExtension(path);
+  if (ext === undefined) {
+    throw new NnunetError(
+      'ERR_IMAGE_WRITE',
+      `Cannot write ${path}: unsupported file type; use .nii.gz, .nii, .nrrd or .mha.`,
+    );
+  }
+  checkVolume(volume, path);
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path).slice(0, -ext.length)}.tmp-${process.pid}-${Date.now()}${ext}`);
+  try {
+    await writeImageNode(toItk(volume), tmp, { useCompression: options.compress ?? ext === '.nii.gz' });
+    if (!existsSync(tmp) || statSync(tmp).size === 0) throw new Error('the writer produced no file');
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new NnunetError(
+      'ERR_IMAGE_WRITE',
+      `Cannot write image ${path} (${shortReason(e)}); check that the folder exists and is writable.`,
+      { cause: e },
+    );
+  }
+}
+
+function checkVolume(v: Volume, path: string): void {
+  const n = v.shape.reduce((a, b) => a * b, 1);
+  const dim = v.shape.length;
+  const bad = (why: string): never => {
+    throw new NnunetError('ERR_ARGUMENT', `Cannot write image ${path}: ${why}.`);
+  };
+  if (dim < 2 || dim > 4) bad(`${dim}-D arrays are not supported`);
+  if (v.data.length !== n) bad(`data holds ${v.data.length} voxels but shape [${v.shape.join(', ')}] needs ${n}`);
+  if (
+    v.geometry.spacing.length !== dim ||
+    v.geometry.origin.length !== dim ||
+    v.geometry.direction.length !== dim * dim
+  ) {
+    bad(`geometry must have ${dim} spacings, ${dim} origin values and a ${dim}x${dim} direction`);
+  }
+}
