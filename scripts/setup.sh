@@ -56,3 +56,4 @@ say "building the LibTorch addon"
 npm run --silent build:addon -w @nnunet/torch
 say "compiling TypeScript"
 npx tsc -p packages/torch && npx tsc -p packages/nnunet
+chmod +x packages/nnunet/dist/src/cli/*.js
