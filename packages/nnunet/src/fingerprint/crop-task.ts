@@ -1,0 +1,142 @@
+/**
+ * Cropping a raw task (v1's `crop` step of nnUNet_plan_and_preprocess): every training case is
+ * read, cropped to its nonzero region and stored in $nnUNet_raw_data_base/nnUNet_cropped_data/TASK
+ * as CASE.npy ((C + 1, z, y, x) float32: modalities then segmentation) and CASE.json (its
+ * properties with v1's keys). Label files are copied to gt_segmentations/, dataset.json beside.
+ */
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NnunetError } from '../errors.js';
+import { caseIdOf, type DatasetJson, readDatasetJson } from '../io/dataset-json.js';
+import { readImage } from '../io/image.js';
+import { writeNpy } from '../io/npy.js';
+import { requireEnvFolder } from '../paths.js';
+import { runPool } from '../util/worker-pool.js';
+import { cropCase } from './crop.js';
+
+export interface CaseFiles {
+  id: string;
+  /** One file per modality, in modality order. */
+  images: string[];
+  /** The label file, or null for unlabeled (test) cases. */
+  seg: string | null;
+}
+
+/** Training cases of a raw task in dataset.json order (v1: imagesTr/CASE_XXXX.nii.gz, labelsTr/CASE.nii.gz). */
+export function trainingCases(rawTask: string, dataset: DatasetJson): CaseFiles[] {
+  return dataset.training.map((t) => {
+    const id = caseIdOf(t.image);
+    return {
+      id,
+      images: dataset.modalities.map((_, m) => join(rawTask, 'imagesTr', `${id}_${String(m).padStart(4, '0')}.nii.gz`)),
+      seg: join(rawTask, 'labelsTr', `${id}.nii.gz`),
+    };
+  });
+}
+
+/** Per-case properties as v1's cropping writes them (axis-ordered values are z, y, x). */
+export interface CroppedProperties {
+  original_size_of_raw_data: number[];
+  original_spacing: number[];
+  list_of_data_files: string[];
+  seg_file: string | null;
+  itk_origin: number[];
+  itk_spacing: number[];
+  itk_direction: number[];
+  crop_bbox: [number, number][];
+  classes: number[];
+  size_after_cropping: number[];
+  [key: string]: unknown;
+}
+
+/** Atomically writes JSON (temporary file + rename). */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 1)}\n`);
+  renameSync(tmp, path);
+}
+
+/** Reads, crops and stores one case; returns its properties. */
+export async function cropCaseFiles(c: CaseFiles, outFolder: string): Promise<CroppedProperties> {
+  const images = [];
+  for (const f of c.images) images.push(await readImage(f));
+  const first = images[0];
+  if (first === undefined)
+    throw new NnunetError(
+      'ERR_DATASET',
+      `Case ${c.id} has no image files: dataset.json must name at least one modality.`,
+    );
+  for (const [m, v] of images.entries()) {
+    if (v.shape.length !== 3) {
+      throw new NnunetError(
+        'ERR_DATASET',
+        `${c.images[m]} is ${v.shape.length}-D: nnU-Net needs one 3-D file per modality (split 4-D files with nnUNet_convert_decathlon_task).`,
+      );
+    }
+    if (v.shape.join() !== first.shape.join()) {
+      throw new NnunetError(
+        'ERR_DATASET',
+        `${c.images[m]} has shape [${v.shape}] but ${c.images[0]} has [${first.shape}]: all modalities of a case must share one voxel grid.`,
+      );
+    }
+  }
+  const seg = c.seg === null ? null : await readImage(c.seg);
+  if (seg !== null && seg.shape.join() !== first.shape.join()) {
+    throw new NnunetError(
+      'ERR_DATASET',
+      `${c.seg} has shape [${seg.shape}] but ${c.images[0]} has [${first.shape}]: the label must share the image's voxel grid.`,
+    );
+  }
+  const cropped = cropCase(images, seg);
+  const g = first.geometry;
+  const props: CroppedProperties = {
+    original_size_of_raw_data: [...first.shape],
+    original_spacing: [...g.spacing].reverse(),
+    list_of_data_files: c.images,
+    seg_file: c.seg,
+    itk_origin: g.origin,
+    itk_spacing: g.spacing,
+    itk_direction: g.direction,
+    crop_bbox: cropped.bbox,
+    classes: cropped.classes,
+    size_after_cropping: cropped.shape.slice(1),
+  };
+  writeNpy(join(outFolder, `${c.id}.npy`), cropped.data, cropped.shape);
+  writeJsonAtomic(join(outFolder, `${c.id}.json`), props);
+  return props;
+}
+
+export interface CropOptions {
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Recrop cases that already have output (v1's override). */
+  overwrite?: boolean;
+  /** Worker threads (v1's -tl). */
+  workers?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Crops every training case of `taskName`; returns the cropped-data folder. */
+export async function cropTask(taskName: string, options: CropOptions = {}): Promise<string> {
+  const env = options.env ?? process.env;
+  const base = requireEnvFolder('nnUNet_raw_data_base', env);
+  const rawTask = join(base, 'nnUNet_raw_data', taskName);
+  const out = join(base, 'nnUNet_cropped_data', taskName);
+  const dataset = readDatasetJson(join(rawTask, 'dataset.json'));
+  const cases = trainingCases(rawTask, dataset);
+  if (options.overwrite) rmSync(out, { recursive: true, force: true });
+  mkdirSync(join(out, 'gt_segmentations'), { recursive: true });
+  for (const c of cases) if (c.seg !== null) copyFileSync(c.seg, join(out, 'gt_segmentations', `${c.id}.nii.gz`));
+  const todo = cases.filter(
+    (c) => options.overwrite || !existsSync(join(out, `${c.id}.npy`)) || !existsSync(join(out, `${c.id}.json`)),
+  );
+  await runPool<{ c: CaseFiles; out: string }, CroppedProperties>(
+    new URL('./crop-worker.js', import.meta.url),
+    todo.map((c) => ({ c, out })),
+    {
+      ...(options.workers !== undefined ? { workers: options.workers } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    },
+  );
+  copyFileSync(join(rawTask, 'dataset.json'), join(out, 'dataset.json'));
+  return out;
+}

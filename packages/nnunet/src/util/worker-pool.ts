@@ -1,0 +1,83 @@
+/**
+ * Runs per-case jobs in worker threads, at most `workers` at a time, so peak memory grows with
+ * the number of workers and not with the dataset. Each worker module handles messages
+ * `{ job }` by posting back `{ ok: true, result }` or `{ ok: false, error: { name, code, message, stack } }`.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { NnunetError } from '../errors.js';
+
+export interface PoolOptions {
+  workers?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+interface Reply {
+  ok: boolean;
+  result?: unknown;
+  error?: { name: string; code?: string; message: string; stack?: string };
+}
+
+function revive(e: NonNullable<Reply['error']>): Error {
+  if (e.name === 'NnunetError' && e.code !== undefined)
+    return new NnunetError(e.code as NnunetError['code'], e.message);
+  const err = new Error(e.message);
+  err.name = e.name;
+  if (e.stack !== undefined) err.stack = e.stack;
+  return err;
+}
+
+export function defaultWorkers(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** Runs `jobs` through `workerUrl`, returning results in job order; the first failure rejects. */
+export async function runPool<J, R>(workerUrl: URL, jobs: readonly J[], options: PoolOptions = {}): Promise<R[]> {
+  const n = Math.max(1, Math.min(options.workers ?? defaultWorkers(), jobs.length));
+  const results: R[] = new Array(jobs.length);
+  let next = 0;
+  let done = 0;
+  let failure: Error | undefined;
+  const runWorker = async (): Promise<void> => {
+    const worker = new Worker(workerUrl);
+    try {
+      while (failure === undefined && next < jobs.length) {
+        const index = next++;
+        const reply = await new Promise<Reply>((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+          worker.postMessage({ job: jobs[index] });
+        });
+        worker.removeAllListeners('error');
+        if (!reply.ok) throw revive(reply.error as NonNullable<Reply['error']>);
+        results[index] = reply.result as R;
+        options.onProgress?.(++done, jobs.length);
+      }
+    } catch (e) {
+      failure ??= e as Error;
+    } finally {
+      await worker.terminate();
+    }
+  };
+  await Promise.all(Array.from({ length: n }, runWorker));
+  if (failure !== undefined) throw failure;
+  return results;
+}
+
+/** The worker side: answers each `{ job }` message with `handler(job)`. */
+export function serveJobs<J, R>(
+  port: import('node:worker_threads').MessagePort,
+  handler: (job: J) => Promise<R>,
+): void {
+  port.on('message', async (msg: { job: J }) => {
+    try {
+      port.postMessage({ ok: true, result: await handler(msg.job) });
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      port.postMessage({
+        ok: false,
+        error: { name: err.name, code: err.code, message: err.message, stack: err.stack },
+      });
+    }
+  });
+}
