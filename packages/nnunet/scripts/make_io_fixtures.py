@@ -87,6 +87,11 @@ expected["four_d.nii.gz"] = {
     "values": np.ascontiguousarray(data4.transpose(3, 2, 1, 0)).ravel().tolist(),
 }
 
+# Non-finite voxels (itk-wasm's reader zeroes them; ours must keep them). Values listed as strings.
+special = np.array([np.nan, np.inf, -np.inf, 1.5, -2.0, 0.0], dtype=np.float32).reshape(3, 2, 1)
+nib.save(nib.Nifti1Image(special, plain), os.path.join(OUT, "nonfinite_float32.nii.gz"))
+nonfinite = {"shape_zyx": [1, 2, 3], "values": [str(v) for v in special.transpose(2, 1, 0).ravel().tolist()]}
+
 with open(os.path.join(OUT, "expected.json"), "w") as f:
-    json.dump(expected, f)
+    json.dump({**expected, "nonfinite_float32.nii.gz": nonfinite}, f)
 print(f"wrote {len(expected)} images to {os.path.normpath(OUT)}")

@@ -10,3 +10,20 @@ export * from './io/dataset-json.js';
 export * from './io/image.js';
 export * from './paths.js';
 export const VERSION = '0.1.0';
+export {
+  analyzeDataset,
+  type DatasetProperties,
+  useNonzeroMaskForNorm,
+  wantsIntensityProperties,
+} from './fingerprint/analyze.js';
+export { boundingBox, type CroppedCase, cropCase, fillHoles, nonzeroMask } from './fingerprint/crop.js';
+export {
+  type CaseFiles,
+  type CroppedProperties,
+  cropCaseFiles,
+  cropTask,
+  trainingCases,
+} from './fingerprint/crop-task.js';
+export { readNpy, readNpyHeader, writeNpy } from './io/npy.js';
+export { type VerifyOptions, type VerifyReport, verifyDatasetIntegrity } from './io/verify.js';
+export { type PlanAndPreprocessOptions, planAndPreprocess } from './planning/plan-and-preprocess.js';

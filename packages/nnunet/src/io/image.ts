@@ -83,7 +83,7 @@ export async function readImage(path: string): Promise<Volume> {
       `Cannot read ${path}: unsupported file type; use .nii.gz, .nii, .nrrd or .mha.`,
     );
   }
-  if (path.endsWith('.nii') || path.endsWith('.nii.gz')) await verifyNifti(path);
+  const nifti = path.endsWith('.nii') || path.endsWith('.nii.gz') ? await verifyNifti(path) : null;
   // itk-wasm mounts the file's folder and the NIfTI library resolves X.nii.gz to X.nii when both
   // exist, so an ambiguous file is read from a private copy.
   const twin = niftiTwin(path);
@@ -106,7 +106,16 @@ export async function readImage(path: string): Promise<Volume> {
   } finally {
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   }
-  return fromItk(image, path);
+  const volume = fromItk(image, path);
+  // itk-wasm's reader turns NaN and infinite voxels into 0; keep them, so that they can be found.
+  if (
+    nifti?.rawFloats &&
+    nifti.rawFloats.length === volume.data.length &&
+    volume.data.constructor === nifti.rawFloats.constructor
+  ) {
+    volume.data = nifti.rawFloats;
+  }
+  return volume;
 }
 
 const gunzipAsync = promisify(gunzip);
@@ -116,7 +125,7 @@ const gunzipAsync = promisify(gunzip);
  * first: the gzip stream must be complete (CRC and length) and the voxel block must be as large
  * as the header says.
  */
-async function verifyNifti(path: string): Promise<void> {
+async function verifyNifti(path: string): Promise<{ rawFloats?: Float32Array | Float64Array }> {
   const damaged = (why: string): never => {
     throw new NnunetError('ERR_IMAGE_READ', `Cannot read image ${path}: ${why}; re-export or re-download it.`);
   };
@@ -161,7 +170,24 @@ async function verifyNifti(path: string): Promise<void> {
   if (bytes.length < needed) {
     damaged(`the voxel data are incomplete (${bytes.length} of ${needed} bytes)`);
   }
+  // Unscaled little-endian float voxels holding NaN or infinity are handed back verbatim.
+  const datatype = hdr === 348 ? i16(70) : i16(12);
+  const slope = hdr === 348 ? bytes.readFloatLE(112) : bytes.readDoubleLE(176);
+  const inter = hdr === 348 ? bytes.readFloatLE(116) : bytes.readDoubleLE(184);
+  const unscaled = Number.isNaN(slope) || slope === 0 || (slope === 1 && (inter === 0 || Number.isNaN(inter)));
+  if (le && unscaled && (datatype === NIFTI_FLOAT32 || datatype === NIFTI_FLOAT64)) {
+    const Ctor = datatype === NIFTI_FLOAT32 ? Float32Array : Float64Array;
+    const start = Math.max(voxOffset, hdr + 4);
+    const raw = new Ctor(voxels);
+    new Uint8Array(raw.buffer).set(bytes.subarray(start, start + raw.byteLength));
+    for (let i = 0; i < raw.length; i++) if (!Number.isFinite(raw[i] as number)) return { rawFloats: raw };
+  }
+  return {};
 }
+
+/** NIfTI datatype codes of 32- and 64-bit floats. */
+const NIFTI_FLOAT32 = 16;
+const NIFTI_FLOAT64 = 64;
 
 function shortReason(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);

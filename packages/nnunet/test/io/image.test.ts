@@ -34,7 +34,9 @@ function checkAgainst(v: Volume, e: Expected, what: string): void {
   assert.deepEqual(Array.from(v.data as ArrayLike<number>), e.values, `${what} values`);
 }
 
-for (const name of Object.keys(expected).filter((n) => !n.startsWith('four_d'))) {
+const regular = (n: string) => !n.startsWith('four_d') && !n.startsWith('nonfinite');
+
+for (const name of Object.keys(expected).filter(regular)) {
   test(`reads ${name} with nibabel's values and SimpleITK's geometry`, async () => {
     checkAgainst(await readImage(join(IO, name)), expected[name] as Expected, name);
   });
@@ -59,7 +61,7 @@ test('reads a 4-D image as (t, z, y, x); split4d gives 3-D volumes with the spat
 
 test('write then read preserves data and geometry exactly, for every dtype and an oblique direction', async () => {
   const dir = tempDir();
-  for (const name of Object.keys(expected).filter((n) => !n.startsWith('four_d'))) {
+  for (const name of Object.keys(expected).filter(regular)) {
     const v = await readImage(join(IO, name));
     for (const ext of ['.nii.gz', '.nii', '.nrrd', '.mha']) {
       const out = join(dir, `${name.replace(/\.nii(\.gz)?$/, '')}${ext}`);
@@ -82,6 +84,21 @@ test('write then read preserves data and geometry exactly, for every dtype and a
     readdirSync(dir).every((f) => !f.includes('.tmp-')),
     'no temporary files left',
   );
+});
+
+test('NaN and infinite voxels are read as such (not zeroed), so checks can find them', async () => {
+  const e = expected['nonfinite_float32.nii.gz'] as unknown as { shape_zyx: number[]; values: string[] };
+  const v = await readImage(join(IO, 'nonfinite_float32.nii.gz'));
+  assert.deepEqual(v.shape, e.shape_zyx);
+  const fromPython = (t: string) =>
+    t === 'nan'
+      ? Number.NaN
+      : t === 'inf'
+        ? Number.POSITIVE_INFINITY
+        : t === '-inf'
+          ? Number.NEGATIVE_INFINITY
+          : Number(t);
+  assert.deepEqual(Array.from(v.data as Float32Array), e.values.map(fromPython));
 });
 
 test('X.nii.gz is read even when X.nii sits beside it (the NIfTI library would pick X.nii)', async () => {
