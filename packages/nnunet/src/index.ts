@@ -24,6 +24,7 @@ export {
   cropTask,
   trainingCases,
 } from './fingerprint/crop-task.js';
+export { type CompressResult, compressNiftiFolder } from './io/compress.js';
 export { readNpy, readNpyHeader, writeNpy } from './io/npy.js';
 export { type VerifyOptions, type VerifyReport, verifyDatasetIntegrity } from './io/verify.js';
 export { type PlanAndPreprocessOptions, planAndPreprocess } from './planning/plan-and-preprocess.js';

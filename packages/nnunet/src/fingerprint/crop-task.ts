@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { caseIdOf, type DatasetJson, readDatasetJson } from '../io/dataset-json.js';
 import { readImage } from '../io/image.js';
+import { resolveNifti } from '../io/nifti-path.js';
 import { writeNpy } from '../io/npy.js';
 import { requireEnvFolder } from '../paths.js';
 import { runPool } from '../util/worker-pool.js';
@@ -28,8 +29,10 @@ export function trainingCases(rawTask: string, dataset: DatasetJson): CaseFiles[
     const id = caseIdOf(t.image);
     return {
       id,
-      images: dataset.modalities.map((_, m) => join(rawTask, 'imagesTr', `${id}_${String(m).padStart(4, '0')}.nii.gz`)),
-      seg: join(rawTask, 'labelsTr', `${id}.nii.gz`),
+      images: dataset.modalities.map((_, m) =>
+        resolveNifti(join(rawTask, 'imagesTr', `${id}_${String(m).padStart(4, '0')}.nii.gz`)),
+      ),
+      seg: resolveNifti(join(rawTask, 'labelsTr', `${id}.nii.gz`)),
     };
   });
 }
@@ -125,7 +128,9 @@ export async function cropTask(taskName: string, options: CropOptions = {}): Pro
   const cases = trainingCases(rawTask, dataset);
   if (options.overwrite) rmSync(out, { recursive: true, force: true });
   mkdirSync(join(out, 'gt_segmentations'), { recursive: true });
-  for (const c of cases) if (c.seg !== null) copyFileSync(c.seg, join(out, 'gt_segmentations', `${c.id}.nii.gz`));
+  for (const c of cases)
+    if (c.seg !== null)
+      copyFileSync(c.seg, join(out, 'gt_segmentations', `${c.id}${c.seg.endsWith('.nii') ? '.nii' : '.nii.gz'}`));
   const todo = cases.filter(
     (c) => options.overwrite || !existsSync(join(out, `${c.id}.npy`)) || !existsSync(join(out, `${c.id}.json`)),
   );

@@ -136,7 +136,9 @@ export function cropCase(images: readonly Volume[], seg: Volume | null): Cropped
   }
   const m = croppedMask.length;
   const data = new Float32Array(m * (channels.length + 1));
-  channels.forEach((c, i) => data.set(c, i * m));
+  channels.forEach((c, i) => {
+    data.set(c, i * m);
+  });
   data.set(segOut, channels.length * m);
   const cshape = bbox.map(([a, b]) => b - a);
   return { data, shape: [channels.length + 1, ...cshape], bbox, classes: [...present].sort((a, b) => a - b) };

@@ -8,6 +8,7 @@ import { NnunetError } from '../errors.js';
 import { runPool } from '../util/worker-pool.js';
 import { caseIdOf, type DatasetJson, readDatasetJson } from './dataset-json.js';
 import { type ImageGeometry, readImage, type Volume } from './image.js';
+import { resolveNifti } from './nifti-path.js';
 
 export interface CaseCheck {
   id: string;
@@ -118,7 +119,7 @@ export async function checkCase(c: CaseCheck): Promise<string[]> {
 }
 
 function modalityFile(dir: string, id: string, m: number): string {
-  return join(dir, `${id}_${String(m).padStart(4, '0')}.nii.gz`);
+  return resolveNifti(join(dir, `${id}_${String(m).padStart(4, '0')}.nii.gz`));
 }
 
 /** Files present in `dir` that no case accounts for. */
@@ -156,7 +157,7 @@ export async function verifyDatasetIntegrity(folder: string, options: VerifyOpti
   for (const t of dataset.training) {
     const id = caseIdOf(t.image);
     const images = Array.from({ length: nMod }, (_, m) => modalityFile(join(folder, 'imagesTr'), id, m));
-    const label = join(folder, 'labelsTr', `${id}.nii.gz`);
+    const label = resolveNifti(join(folder, 'labelsTr', `${id}.nii.gz`));
     for (const f of images) expectedTr.add(basename(f));
     expectedLabels.add(basename(label));
     const missing = [...images, label].filter((f) => !existsSync(f));
