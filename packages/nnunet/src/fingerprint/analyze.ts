@@ -65,8 +65,9 @@ export function wantsIntensityProperties(modalities: readonly string[]): boolean
 }
 
 /**
- * v1's use_nonzero_mask_for_norm: per modality, never for CT; otherwise only when cropping to the
- * nonzero region removed a lot (median size reduction below 3/4).
+ * v1's use_nonzero_mask_for_norm: per modality, never when its name contains "CT"; otherwise only
+ * when cropping to the nonzero region removed a lot (median size reduction below 3/4, the sign of
+ * skull-stripped data such as BraTS).
  */
 export function useNonzeroMaskForNorm(
   modalities: readonly string[],
@@ -80,7 +81,7 @@ export function useNonzeroMaskForNorm(
       : m % 2 === 1
         ? (values[(m - 1) / 2] as number)
         : ((values[m / 2 - 1] as number) + (values[m / 2] as number)) / 2;
-  return Object.fromEntries(modalities.map((name, i) => [String(i), name !== 'CT' && median < 3 / 4]));
+  return Object.fromEntries(modalities.map((name, i) => [String(i), !name.includes('CT') && median < 3 / 4]));
 }
 
 export interface AnalyzeOptions {
@@ -137,5 +138,13 @@ export function analyzeDataset(folder: string, options: AnalyzeOptions = {}): Da
     size_reductions,
   };
   writeJsonAtomic(join(folder, 'dataset_properties.json'), out);
+  // v1's planner records the normalisation decision in every cropped case's properties.
+  const maskForNorm = useNonzeroMaskForNorm(dataset.modalities, size_reductions);
+  ids.forEach((id, i) => {
+    writeJsonAtomic(join(folder, `${id}.json`), {
+      ...(props[i] as CroppedProperties),
+      use_nonzero_mask_for_norm: maskForNorm,
+    });
+  });
   return out;
 }

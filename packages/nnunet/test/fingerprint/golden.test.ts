@@ -54,8 +54,8 @@ test('Task902_SynthCT: cropped cases and the whole fingerprint equal v1 bit for 
   const base = tempDir();
   cpSync(join(GOLDEN, 'Task902_SynthCT', 'raw'), join(base, 'nnUNet_raw_data', 'Task902_SynthCT'), { recursive: true });
   const folder = await cropTask('Task902_SynthCT', { env: { nnUNet_raw_data_base: base }, workers: 2 });
-  for (const id of ['synct_000', 'synct_001']) checkCroppedCase(folder, 'Task902_SynthCT', id);
   const ours = analyzeDataset(folder);
+  for (const id of ['synct_000', 'synct_001']) checkCroppedCase(folder, 'Task902_SynthCT', id);
   const gold = json(join(GOLDEN, 'Task902_SynthCT', 'dataset_properties.json'));
   assert.deepEqual(JSON.parse(JSON.stringify(ours)), gold);
   assert.deepEqual(json(join(folder, 'dataset_properties.json')), gold, 'written file');
