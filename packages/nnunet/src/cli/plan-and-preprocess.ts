@@ -47,6 +47,10 @@ await runCommand(spec, async (args) => {
     verifyDatasetIntegrity: args.get('--verify_dataset_integrity') === true,
     workersFullres: tf ?? 8,
     workersLowres: tl ?? 8,
+    onWarning: (message) => {
+      close();
+      process.stderr.write(`warning: ${message}\n`);
+    },
     onStep: (task, step) => {
       close();
       bar = new ProgressBar(`${task} ${step}`);

@@ -51,8 +51,35 @@ function nonFiniteCount(v: Volume): number {
   return n;
 }
 
+/**
+ * Axis codes of a 3-D image in RAS terms, as nibabel's aff2axcodes gives them (e.g. "RAS", "LPS"):
+ * for each array axis (x, y, z), the world axis its direction points along most.
+ */
+export function axisCodes(direction: readonly number[]): string {
+  const letters = [
+    ['L', 'R'],
+    ['P', 'A'],
+    ['I', 'S'],
+  ];
+  let out = '';
+  for (let j = 0; j < 3; j++) {
+    // ITK directions are LPS; RAS flips the first two world axes.
+    const col = [0, 1, 2].map((i) => (i < 2 ? -1 : 1) * (direction[i * 3 + j] as number));
+    let best = 0;
+    for (let i = 1; i < 3; i++) if (Math.abs(col[i] as number) > Math.abs(col[best] as number)) best = i;
+    out += (letters[best] as string[])[(col[best] as number) > 0 ? 1 : 0];
+  }
+  return out;
+}
+
+export interface CaseReport {
+  problems: string[];
+  /** Axis codes of the first image, when it could be read. */
+  orientation?: string;
+}
+
 /** Checks one case's files (run in worker threads by verifyDatasetIntegrity). */
-export async function checkCase(c: CaseCheck): Promise<string[]> {
+export async function checkCase(c: CaseCheck): Promise<CaseReport> {
   const problems: string[] = [];
   const images: (Volume | null)[] = [];
   for (const f of c.images) {
@@ -115,7 +142,9 @@ export async function checkCase(c: CaseCheck): Promise<string[]> {
       problems.push(`case ${c.id}: ${(e as Error).message}`);
     }
   }
-  return problems;
+  const report: CaseReport = { problems };
+  if (ref && ref.shape.length === 3) report.orientation = axisCodes(ref.geometry.direction);
+  return report;
 }
 
 function modalityFile(dir: string, id: string, m: number): string {
@@ -193,8 +222,17 @@ export async function verifyDatasetIntegrity(folder: string, options: VerifyOpti
       );
     }
   }
-  const perCase = await runPool<CaseCheck, string[]>(new URL('./verify-worker.js', import.meta.url), jobs, options);
-  for (const p of perCase) problems.push(...p);
+  const perCase = await runPool<CaseCheck, CaseReport>(new URL('./verify-worker.js', import.meta.url), jobs, options);
+  for (const p of perCase) problems.push(...p.problems);
+  const orientations = new Map<string, number>();
+  for (const p of perCase)
+    if (p.orientation) orientations.set(p.orientation, (orientations.get(p.orientation) ?? 0) + 1);
+  if (orientations.size > 1) {
+    const list = [...orientations].map(([o, n]) => `${o} (${n} cases)`).join(', ');
+    warnings.push(
+      `The images do not all share one axis order: ${list}. nnU-Net works better when they do; reorient them (e.g. with fslreorient2std).`,
+    );
+  }
   if (problems.length > 0) {
     throw new NnunetError(
       'ERR_DATASET',

@@ -28,6 +28,8 @@ export interface PlanAndPreprocessOptions {
   /** Worker threads for low-resolution preprocessing (v1's -tl). */
   workersLowres?: number;
   onStep?: (task: string, step: Step) => void;
+  /** Non-fatal findings (e.g. mixed orientations), one sentence each. */
+  onWarning?: (message: string) => void;
   onProgress?: (task: string, step: Step, done: number, total: number) => void;
 }
 

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { NnunetError, readImage, verifyDatasetIntegrity, writeImage } from '../../src/index.js';
+import { axisCodes } from '../../src/io/verify.js';
 import { HIPPOCAMPUS, PACKAGE_ROOT, tempDir } from '../helpers.js';
 
 const CASES = [
@@ -35,10 +36,31 @@ function makeTask(base: string): string {
   return task;
 }
 
-test('a clean task passes', async () => {
+test('a clean task passes; mixed axis orders are a warning, not a failure', async () => {
   const task = makeTask(tempDir());
   const r = await verifyDatasetIntegrity(task, { workers: 2 });
   assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.warnings, []);
+  // Flip the x axis of one case (image and label together): still consistent, but LAS vs RAS.
+  for (const f of [
+    join(task, 'imagesTr', 'hippocampus_011_0000.nii.gz'),
+    join(task, 'labelsTr', 'hippocampus_011.nii.gz'),
+  ]) {
+    const v = await readImage(f);
+    const d = [...v.geometry.direction];
+    for (const i of [0, 3, 6]) d[i] = -(d[i] as number);
+    await writeImage({ ...v, geometry: { ...v.geometry, direction: d } }, f);
+  }
+  const mixed = await verifyDatasetIntegrity(task, { workers: 2 });
+  assert.equal(mixed.warnings.length, 1);
+  assert.match(mixed.warnings[0] as string, /not all share one axis order: RAS \(6 cases\), LAS \(1 cases\)/);
+});
+
+test('axis codes follow nibabel: the hippocampus LPS-flipped identity is RAS', () => {
+  assert.equal(axisCodes([-1, 0, 0, 0, -1, 0, 0, 0, 1]), 'RAS');
+  assert.equal(axisCodes([1, 0, 0, 0, 1, 0, 0, 0, 1]), 'LPS');
+  // Array x runs along LPS -y (anterior), y along -z (inferior), z along +x (left).
+  assert.equal(axisCodes([0, 0, 1, -1, 0, 0, 0, -1, 0]), 'AIL');
 });
 
 test('every kind of bad input is reported together, each naming its case, file and fix', async () => {
