@@ -4,6 +4,7 @@
  * deviation stay in float32, percentiles interpolate linearly in float64. (Checked against NumPy
  * 1.24: np.sum of 30000 float32 values differs from a single pairwise sum but equals this one.)
  */
+import { percentileOfSorted } from '../util/numpy.js';
 
 const f32 = Math.fround;
 
@@ -61,23 +62,9 @@ export function stdF32(a: Float32Array): number {
   return f32(Math.sqrt(f32(sumF32(sq) / a.length)));
 }
 
-/**
- * np.percentile(a, q) with the default linear method on an ascending-sorted float32 array, with
- * NumPy 1.24's exact arithmetic: virtual index (n - 1) * p for p = q / 100, the difference
- * of the neighbours in float32, and the interpolation in float64, switching formula at 0.5.
- */
+/** np.percentile(a, q) of an ascending-sorted float32 array (NumPy 1.24's arithmetic, see util/numpy). */
 export function percentileSorted(sorted: Float32Array, q: number): number {
-  const n = sorted.length;
-  const p = q / 100;
-  const virtualIndex = (n - 1) * p;
-  if (virtualIndex >= n - 1) return sorted[n - 1] as number;
-  if (virtualIndex < 0) return sorted[0] as number;
-  const lo = Math.floor(virtualIndex);
-  const t = virtualIndex - lo;
-  const a = sorted[lo] as number;
-  const b = sorted[lo + 1] as number;
-  const diff = f32(b - a);
-  return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+  return percentileOfSorted(sorted, q, f32);
 }
 
 /** np.median of a float32 array: the middle value, or the float32 mean of the two middle ones. */
