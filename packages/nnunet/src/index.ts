@@ -27,4 +27,21 @@ export {
 export { type CompressResult, compressNiftiFolder } from './io/compress.js';
 export { readNpy, readNpyHeader, writeNpy } from './io/npy.js';
 export { type VerifyOptions, type VerifyReport, verifyDatasetIntegrity } from './io/verify.js';
-export { type PlanAndPreprocessOptions, planAndPreprocess } from './planning/plan-and-preprocess.js';
+export {
+  type PlanAndPreprocessOptions,
+  planAndPreprocess,
+  preprocessWithPlans,
+} from './planning/plan-and-preprocess.js';
+export {
+  planFromFingerprint,
+  plansFileName,
+  planTask,
+  readPlans,
+  writePlans,
+} from './planning/plan-from-fingerprint.js';
+export type { Plans, StagePlan } from './planning/plans.js';
+export { getPlanner, knownPlanners, registerPlanner } from './planning/registry.js';
+export { sampleClassLocations } from './preprocessing/class-locations.js';
+export { type NormalizationScheme, normalizeChannel } from './preprocessing/normalize.js';
+export { preprocessCase, preprocessStages } from './preprocessing/preprocess.js';
+export { doSeparateZ, lowResAxis, resampleDataOrSeg, resamplePatient } from './preprocessing/resample.js';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { NnunetError } from '../errors.js';
 import { planAndPreprocess } from '../planning/plan-and-preprocess.js';
 import type { CommandSpec } from './args.js';
 import { ProgressBar } from './progress.js';
@@ -7,8 +8,8 @@ import { runCommand } from './run.js';
 const spec: CommandSpec = {
   name: 'nnUNet_plan_and_preprocess',
   summary:
-    'Verifies (optional), crops and fingerprints raw tasks, then plans and preprocesses them.\n' +
-    'This version stops after the fingerprint: pass -pl3d None -pl2d None (the planners come next).',
+    'Verifies (optional), crops and fingerprints raw tasks, then plans them (3-D and 2-D planners,\n' +
+    'nnUNetPlansv2.1_plans_3D.json / _2D.json) and preprocesses every stage into $nnUNet_preprocessed/TASK.',
   options: {
     '-t': { kind: 'strings', help: 'task ids or names (4, 004, Task004_Hippocampus)', required: true },
     '-pl3d': { kind: 'string', help: '3-D experiment planner, or None (default ExperimentPlanner3D_v21)' },
@@ -22,8 +23,8 @@ const spec: CommandSpec = {
       help: 'worker threads for cropping, fingerprint and full-resolution preprocessing (default 8)',
     },
     '--verify_dataset_integrity': { kind: 'flag', help: 'check the raw data first (recommended on a new dataset)' },
-    '-overwrite_plans': { kind: 'string', help: 'plans file to take instead of planning' },
-    '-overwrite_plans_identifier': { kind: 'string', help: 'identifier for -overwrite_plans' },
+    '-overwrite_plans': { kind: 'string', help: 'plans file to take instead of planning (not supported yet)' },
+    '-overwrite_plans_identifier': { kind: 'string', help: 'identifier for -overwrite_plans (not supported yet)' },
   },
 };
 
@@ -31,6 +32,14 @@ const planner = (v: unknown): string | null | undefined =>
   v === undefined ? undefined : v === 'None' ? null : String(v);
 
 await runCommand(spec, async (args) => {
+  if (args.has('-overwrite_plans') || args.has('-overwrite_plans_identifier')) {
+    throw new NnunetError(
+      'ERR_ARGUMENT',
+      '-overwrite_plans is not supported in this version yet: plan without it, or copy the plans file into $nnUNet_preprocessed/TASK by hand.',
+    );
+  }
+  // One bar per step that reports progress (planning reports none).
+  let label = '';
   let bar: ProgressBar | undefined;
   let last: [number, number] = [0, 0];
   const close = () => {
@@ -45,6 +54,7 @@ await runCommand(spec, async (args) => {
     ...(p3 !== undefined ? { planner3d: p3 } : {}),
     ...(p2 !== undefined ? { planner2d: p2 } : {}),
     verifyDatasetIntegrity: args.get('--verify_dataset_integrity') === true,
+    noPreprocessing: args.get('-no_pp') === true,
     workersFullres: tf ?? 8,
     workersLowres: tl ?? 8,
     onWarning: (message) => {
@@ -53,17 +63,18 @@ await runCommand(spec, async (args) => {
     },
     onStep: (task, step) => {
       close();
-      bar = new ProgressBar(`${task} ${step}`);
+      label = `${task} ${step}`;
       last = [0, 0];
     },
     onProgress: (_t, _s, done, total) => {
+      bar ??= new ProgressBar(label);
       last = [done, total];
-      bar?.update(done, total);
+      bar.update(done, total);
     },
   });
   close();
   for (const o of outcomes)
     process.stdout.write(
-      `${o.task}: cropped data in ${o.croppedFolder}, fingerprint in ${o.preprocessedFolder}/dataset_properties.json\n`,
+      `${o.task}: cropped data in ${o.croppedFolder}; fingerprint, plans and preprocessed data in ${o.preprocessedFolder}\n`,
     );
 });

@@ -1,21 +1,24 @@
 /**
  * nnUNet_plan_and_preprocess as a library function: per task, optionally verify the raw data,
- * crop it, fingerprint it and copy the fingerprint to $nnUNet_preprocessed/TASK, then plan and
- * preprocess. The experiment planners are not part of this version yet: a planner name other
- * than "None" is refused with a clear message (v1's `-pl3d None -pl2d None` runs the rest).
+ * crop it, fingerprint it and copy the fingerprint to $nnUNet_preprocessed/TASK, then run the 3-D
+ * and 2-D planners (each may be skipped with null, v1's "None") and preprocess every plans stage.
  */
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { NnunetError } from '../errors.js';
 import { analyzeDataset } from '../fingerprint/analyze.js';
 import { cropTask } from '../fingerprint/crop-task.js';
 import { verifyDatasetIntegrity } from '../io/verify.js';
 import { requireEnvFolder, resolveTaskName } from '../paths.js';
+import type { CtIntensities } from '../preprocessing/normalize.js';
+import { type PreprocessorKind, preprocessStages } from '../preprocessing/preprocess.js';
+import { planTask } from './plan-from-fingerprint.js';
+import type { Plans, StagePlan } from './plans.js';
+import { getPlanner } from './registry.js';
 
 export const DEFAULT_PLANNER_3D = 'ExperimentPlanner3D_v21';
 export const DEFAULT_PLANNER_2D = 'ExperimentPlanner2D_v21';
 
-export type Step = 'verify' | 'crop' | 'fingerprint';
+export type Step = 'verify' | 'crop' | 'fingerprint' | 'plan' | 'preprocess';
 
 export interface PlanAndPreprocessOptions {
   env?: Readonly<Record<string, string | undefined>>;
@@ -27,6 +30,8 @@ export interface PlanAndPreprocessOptions {
   workersFullres?: number;
   /** Worker threads for low-resolution preprocessing (v1's -tl). */
   workersLowres?: number;
+  /** Plan only (v1's -no_pp). */
+  noPreprocessing?: boolean;
   onStep?: (task: string, step: Step) => void;
   /** Non-fatal findings (e.g. mixed orientations), one sentence each. */
   onWarning?: (message: string) => void;
@@ -44,17 +49,12 @@ export async function planAndPreprocess(
   options: PlanAndPreprocessOptions = {},
 ): Promise<TaskOutcome[]> {
   const env = options.env ?? process.env;
-  for (const [flag, name] of [
-    ['-pl3d', options.planner3d === undefined ? DEFAULT_PLANNER_3D : options.planner3d],
-    ['-pl2d', options.planner2d === undefined ? DEFAULT_PLANNER_2D : options.planner2d],
-  ] as const) {
-    if (name !== null) {
-      throw new NnunetError(
-        'ERR_ARGUMENT',
-        `Planner ${name} (${flag}) is not available in this version yet: run with -pl3d None -pl2d None to verify, crop and fingerprint the data now.`,
-      );
-    }
-  }
+  const planners = [
+    options.planner3d === undefined ? DEFAULT_PLANNER_3D : options.planner3d,
+    options.planner2d === undefined ? DEFAULT_PLANNER_2D : options.planner2d,
+  ].filter((p): p is string => p !== null);
+  // Unknown planner names fail before any work is done.
+  for (const p of planners) getPlanner(p);
   requireEnvFolder('nnUNet_raw_data_base', env);
   const preprocessedRoot = requireEnvFolder('nnUNet_preprocessed', env);
   const outcomes: TaskOutcome[] = [];
@@ -81,7 +81,54 @@ export async function planAndPreprocess(
     mkdirSync(preprocessedFolder, { recursive: true });
     copyFileSync(join(croppedFolder, 'dataset_properties.json'), join(preprocessedFolder, 'dataset_properties.json'));
     copyFileSync(join(croppedFolder, 'dataset.json'), join(preprocessedFolder, 'dataset.json'));
+    for (const planner of planners) {
+      options.onStep?.(task, 'plan');
+      const { plans } = planTask(planner, croppedFolder, preprocessedFolder);
+      if (options.noPreprocessing) continue;
+      options.onStep?.(task, 'preprocess');
+      await preprocessWithPlans(plans, croppedFolder, preprocessedFolder, {
+        workersFullres: options.workersFullres ?? 8,
+        workersLowres: options.workersLowres ?? 8,
+        onProgress: progress('preprocess'),
+      });
+    }
     outcomes.push({ task, croppedFolder, preprocessedFolder });
   }
   return outcomes;
+}
+
+/**
+ * v1's run_preprocessing: copies gt_segmentations next to the plans and preprocesses every stage
+ * into <data_identifier>_stage<N> (a two-stage 3-D plan runs its low-resolution stage with the
+ * -tl worker count and the full-resolution stage with -tf).
+ */
+export async function preprocessWithPlans(
+  plans: Plans,
+  croppedFolder: string,
+  preprocessedFolder: string,
+  o: { workersFullres: number; workersLowres: number; onProgress?: (done: number, total: number) => void },
+): Promise<void> {
+  const gt = join(preprocessedFolder, 'gt_segmentations');
+  rmSync(gt, { recursive: true, force: true });
+  cpSync(join(croppedFolder, 'gt_segmentations'), gt, { recursive: true });
+  const stageKeys = Object.keys(plans.plans_per_stage).sort((a, b) => Number(a) - Number(b));
+  const modalities = Object.keys(plans.modalities).length;
+  const intensities = plans.dataset_properties.intensityproperties as Record<string, CtIntensities> | null;
+  await preprocessStages(
+    croppedFolder,
+    stageKeys.map((k, i) => ({
+      outFolder: join(preprocessedFolder, `${plans.data_identifier}_stage${k}`),
+      targetSpacing: [...(plans.plans_per_stage[k] as StagePlan).current_spacing],
+      workers: stageKeys.length > 1 && i === 0 ? o.workersLowres : o.workersFullres,
+    })),
+    {
+      preprocessor: plans.preprocessor_name as PreprocessorKind,
+      transposeForward: plans.transpose_forward,
+      schemes: Array.from({ length: modalities }, (_, m) => plans.normalization_schemes[String(m)] as string),
+      useMaskForNorm: Array.from({ length: modalities }, (_, m) => plans.use_mask_for_norm[String(m)] === true),
+      intensities,
+      allClasses: plans.all_classes,
+      onProgress: (_stage, done, total) => o.onProgress?.(done, total),
+    },
+  );
 }

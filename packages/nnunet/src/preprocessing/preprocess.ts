@@ -1,0 +1,156 @@
+/**
+ * Preprocessing of cropped cases for one plans stage (v1's GenericPreprocessor and
+ * PreprocessorFor2D): transpose, resample to the stage's spacing (third-order splines for images,
+ * per-label linear for the segmentation, the separate-z rule for anisotropic data), normalise,
+ * and sample foreground class locations. Output per case: CASE.npy ((C + 1, z, y, x) float32,
+ * channels then segmentation) and CASE.json (the cropped properties plus size_after_resampling,
+ * spacing_after_resampling and class_locations).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { croppedCaseIds, readCroppedProperties } from '../fingerprint/analyze.js';
+import { writeJsonAtomic } from '../fingerprint/crop-task.js';
+import { readNpy, writeNpy } from '../io/npy.js';
+import { runPool } from '../util/worker-pool.js';
+import { sampleClassLocations } from './class-locations.js';
+import { type CtIntensities, normalizeChannel } from './normalize.js';
+import { resamplePatient } from './resample.js';
+
+/** Which v1 preprocessor: the 2-D one keeps each case's own spacing along the first (slice) axis. */
+export type PreprocessorKind = 'GenericPreprocessor' | 'PreprocessorFor2D';
+
+export interface CaseJob {
+  croppedFolder: string;
+  id: string;
+  outFolder: string;
+  preprocessor: PreprocessorKind;
+  /** Target spacing of the stage, (z, y, x) after transpose_forward. */
+  targetSpacing: number[];
+  transposeForward: number[];
+  /** Per modality: 'CT', 'nonCT' or 'noNorm'. */
+  schemes: string[];
+  useMaskForNorm: boolean[];
+  /** Per modality index (string), the fingerprint's foreground statistics (CT only). */
+  intensities: Record<string, CtIntensities> | null;
+  allClasses: number[];
+  forceSeparateZ?: boolean | null;
+}
+
+/** Permutes the spatial axes of a (C, a, b, c) array: new axis k is old axis perm[k]. */
+export function transposeSpatial(
+  data: Float32Array,
+  shape: readonly number[],
+  perm: readonly number[],
+): { data: Float32Array; shape: number[] } {
+  if (perm[0] === 0 && perm[1] === 1 && perm[2] === 2) return { data, shape: [...shape] };
+  const [C, ...sp] = shape as [number, number, number, number];
+  const newSp = perm.map((p) => sp[p] as number);
+  const oldStrides = [sp[1]! * sp[2]!, sp[2]!, 1];
+  const s = perm.map((p) => oldStrides[p] as number);
+  const n = sp[0]! * sp[1]! * sp[2]!;
+  const out = new Float32Array(data.length);
+  for (let c = 0; c < C; c++) {
+    let o = c * n;
+    for (let i = 0; i < newSp[0]!; i++)
+      for (let j = 0; j < newSp[1]!; j++)
+        for (let k = 0; k < newSp[2]!; k++) out[o++] = data[c * n + i * s[0]! + j * s[1]! + k * s[2]!] as number;
+  }
+  return { data: out, shape: [C, ...newSp] };
+}
+
+export async function preprocessCase(job: CaseJob): Promise<void> {
+  const props = readCroppedProperties(job.croppedFolder, job.id);
+  const { data: all, shape: allShape } = readNpy(join(job.croppedFolder, `${job.id}.npy`));
+  const t = transposeSpatial(all as Float32Array, allShape, job.transposeForward);
+  const C = (t.shape[0] as number) - 1;
+  const spatial = t.shape.slice(1);
+  const n = spatial.reduce((a, b) => a * b, 1);
+  const data = t.data.subarray(0, C * n);
+  const seg = t.data.subarray(C * n);
+  const originalSpacing = job.transposeForward.map((p) => props.original_spacing[p] as number);
+  const target = [...job.targetSpacing];
+  if (job.preprocessor === 'PreprocessorFor2D') {
+    target[0] = originalSpacing[0] as number;
+  } else {
+    for (let i = 0; i < data.length; i++) if (Number.isNaN(data[i] as number)) data[i] = 0;
+  }
+  const r = resamplePatient(data, [C, ...spatial], seg, originalSpacing, target, {
+    orderData: 3,
+    orderSeg: 1,
+    forceSeparateZ: job.forceSeparateZ ?? null,
+    orderZData: 0,
+    orderZSeg: 0,
+    separateZAnisotropyThreshold: 3,
+  });
+  const newShape = r.shape;
+  const m = newShape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array((C + 1) * m);
+  out.set(r.data as Float32Array, 0);
+  const newSeg = out.subarray(C * m);
+  newSeg.set(r.seg as Float32Array);
+  for (let i = 0; i < m; i++) if ((newSeg[i] as number) < -1) newSeg[i] = 0;
+  for (let c = 0; c < C; c++) {
+    normalizeChannel(
+      out.subarray(c * m, (c + 1) * m),
+      newSeg,
+      job.schemes[c] as string,
+      job.useMaskForNorm[c] === true,
+      job.intensities?.[String(c)] ?? null,
+    );
+  }
+  const classLocations = sampleClassLocations(newSeg, newShape, job.allClasses);
+  writeNpy(join(job.outFolder, `${job.id}.npy`), out, [C + 1, ...newShape]);
+  writeJsonAtomic(join(job.outFolder, `${job.id}.json`), {
+    ...props,
+    size_after_resampling: newShape,
+    spacing_after_resampling: target,
+    class_locations: classLocations,
+  });
+}
+
+export interface StageRun {
+  /** Folder for this stage, e.g. $nnUNet_preprocessed/TASK/nnUNetData_plans_v2.1_stage0. */
+  outFolder: string;
+  targetSpacing: number[];
+  workers: number;
+}
+
+export interface PreprocessOptions {
+  preprocessor: PreprocessorKind;
+  transposeForward: number[];
+  schemes: string[];
+  useMaskForNorm: boolean[];
+  intensities: Record<string, CtIntensities> | null;
+  allClasses: number[];
+  forceSeparateZ?: boolean | null;
+  onProgress?: (stage: number, done: number, total: number) => void;
+}
+
+/** Preprocesses every cropped case for each stage, in worker threads. */
+export async function preprocessStages(
+  croppedFolder: string,
+  stages: readonly StageRun[],
+  o: PreprocessOptions,
+): Promise<void> {
+  const ids = croppedCaseIds(croppedFolder);
+  for (const [s, stage] of stages.entries()) {
+    mkdirSync(stage.outFolder, { recursive: true });
+    const jobs: CaseJob[] = ids.map((id) => ({
+      croppedFolder,
+      id,
+      outFolder: stage.outFolder,
+      preprocessor: o.preprocessor,
+      targetSpacing: stage.targetSpacing,
+      transposeForward: o.transposeForward,
+      schemes: o.schemes,
+      useMaskForNorm: o.useMaskForNorm,
+      intensities: o.intensities,
+      allClasses: o.allClasses,
+      ...(o.forceSeparateZ !== undefined ? { forceSeparateZ: o.forceSeparateZ } : {}),
+    }));
+    await runPool<CaseJob, void>(new URL('./preprocess-worker.js', import.meta.url), jobs, {
+      workers: stage.workers,
+      onProgress: (d, t) => o.onProgress?.(s, d, t),
+    });
+  }
+}
