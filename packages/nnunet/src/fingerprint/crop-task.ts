@@ -13,7 +13,7 @@ import { resolveNifti } from '../io/nifti-path.js';
 import { writeNpy } from '../io/npy.js';
 import { requireEnvFolder } from '../paths.js';
 import { runPool } from '../util/worker-pool.js';
-import { cropCase } from './crop.js';
+import { type CroppedCase, cropCase } from './crop.js';
 
 export interface CaseFiles {
   id: string;
@@ -59,8 +59,8 @@ export function writeJsonAtomic(path: string, value: unknown): void {
   renameSync(tmp, path);
 }
 
-/** Reads, crops and stores one case; returns its properties. */
-export async function cropCaseFiles(c: CaseFiles, outFolder: string): Promise<CroppedProperties> {
+/** Reads and crops one case in memory (training and test cases alike). */
+export async function loadAndCropCase(c: CaseFiles): Promise<{ cropped: CroppedCase; properties: CroppedProperties }> {
   const images = [];
   for (const f of c.images) images.push(await readImage(f));
   const first = images[0];
@@ -104,9 +104,15 @@ export async function cropCaseFiles(c: CaseFiles, outFolder: string): Promise<Cr
     classes: cropped.classes,
     size_after_cropping: cropped.shape.slice(1),
   };
+  return { cropped, properties: props };
+}
+
+/** Reads, crops and stores one case; returns its properties. */
+export async function cropCaseFiles(c: CaseFiles, outFolder: string): Promise<CroppedProperties> {
+  const { cropped, properties } = await loadAndCropCase(c);
   writeNpy(join(outFolder, `${c.id}.npy`), cropped.data, cropped.shape);
-  writeJsonAtomic(join(outFolder, `${c.id}.json`), props);
-  return props;
+  writeJsonAtomic(join(outFolder, `${c.id}.json`), properties);
+  return properties;
 }
 
 export interface CropOptions {

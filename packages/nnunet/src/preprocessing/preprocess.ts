@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { croppedCaseIds, readCroppedProperties } from '../fingerprint/analyze.js';
-import { writeJsonAtomic } from '../fingerprint/crop-task.js';
+import { type CroppedProperties, writeJsonAtomic } from '../fingerprint/crop-task.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { runPool } from '../util/worker-pool.js';
 import { sampleClassLocations } from './class-locations.js';
@@ -58,18 +58,36 @@ export function transposeSpatial(
   return { data: out, shape: [C, ...newSp] };
 }
 
-export async function preprocessCase(job: CaseJob): Promise<void> {
-  const props = readCroppedProperties(job.croppedFolder, job.id);
-  const { data: all, shape: allShape } = readNpy(join(job.croppedFolder, `${job.id}.npy`));
-  const t = transposeSpatial(all as Float32Array, allShape, job.transposeForward);
+/** The settings of one preprocessing run, shared by all cases (everything of CaseJob but the files). */
+export type PreprocessSettings = Omit<CaseJob, 'croppedFolder' | 'id' | 'outFolder'>;
+
+export interface PreprocessedCase {
+  /** (C + 1, z, y, x): channels then segmentation. */
+  data: Float32Array;
+  shape: number[];
+  properties: CroppedProperties & { size_after_resampling: number[]; spacing_after_resampling: number[] };
+}
+
+/**
+ * Transposes, resamples and normalises one cropped case held in memory ((C + 1, z, y, x), the last
+ * channel the segmentation, -1 outside the nonzero mask). Used for training data and, with an
+ * all-zero segmentation, for test cases (v1's preprocess_test_case).
+ */
+export function preprocessArrays(
+  all: Float32Array,
+  allShape: readonly number[],
+  props: CroppedProperties,
+  s: PreprocessSettings,
+): PreprocessedCase {
+  const t = transposeSpatial(all, allShape, s.transposeForward);
   const C = (t.shape[0] as number) - 1;
   const spatial = t.shape.slice(1);
   const n = spatial.reduce((a, b) => a * b, 1);
   const data = t.data.subarray(0, C * n);
   const seg = t.data.subarray(C * n);
-  const originalSpacing = job.transposeForward.map((p) => props.original_spacing[p] as number);
-  const target = [...job.targetSpacing];
-  if (job.preprocessor === 'PreprocessorFor2D') {
+  const originalSpacing = s.transposeForward.map((p) => props.original_spacing[p] as number);
+  const target = [...s.targetSpacing];
+  if (s.preprocessor === 'PreprocessorFor2D') {
     target[0] = originalSpacing[0] as number;
   } else {
     for (let i = 0; i < data.length; i++) if (Number.isNaN(data[i] as number)) data[i] = 0;
@@ -77,7 +95,7 @@ export async function preprocessCase(job: CaseJob): Promise<void> {
   const r = resamplePatient(data, [C, ...spatial], seg, originalSpacing, target, {
     orderData: 3,
     orderSeg: 1,
-    forceSeparateZ: job.forceSeparateZ ?? null,
+    forceSeparateZ: s.forceSeparateZ ?? null,
     orderZData: 0,
     orderZSeg: 0,
     separateZAnisotropyThreshold: 3,
@@ -93,19 +111,28 @@ export async function preprocessCase(job: CaseJob): Promise<void> {
     normalizeChannel(
       out.subarray(c * m, (c + 1) * m),
       newSeg,
-      job.schemes[c] as string,
-      job.useMaskForNorm[c] === true,
-      job.intensities?.[String(c)] ?? null,
+      s.schemes[c] as string,
+      s.useMaskForNorm[c] === true,
+      s.intensities?.[String(c)] ?? null,
     );
   }
-  const classLocations = sampleClassLocations(newSeg, newShape, job.allClasses);
-  writeNpy(join(job.outFolder, `${job.id}.npy`), out, [C + 1, ...newShape]);
-  writeJsonAtomic(join(job.outFolder, `${job.id}.json`), {
-    ...props,
-    size_after_resampling: newShape,
-    spacing_after_resampling: target,
-    class_locations: classLocations,
-  });
+  return {
+    data: out,
+    shape: [C + 1, ...newShape],
+    properties: { ...props, size_after_resampling: newShape, spacing_after_resampling: target },
+  };
+}
+
+export async function preprocessCase(job: CaseJob): Promise<void> {
+  const props = readCroppedProperties(job.croppedFolder, job.id);
+  const { data: all, shape: allShape } = readNpy(join(job.croppedFolder, `${job.id}.npy`));
+  const r = preprocessArrays(all as Float32Array, allShape, props, job);
+  const C = (r.shape[0] as number) - 1;
+  const spatial = r.shape.slice(1);
+  const m = spatial.reduce((a, b) => a * b, 1);
+  const classLocations = sampleClassLocations(r.data.subarray(C * m), spatial, job.allClasses);
+  writeNpy(join(job.outFolder, `${job.id}.npy`), r.data, r.shape);
+  writeJsonAtomic(join(job.outFolder, `${job.id}.json`), { ...r.properties, class_locations: classLocations });
 }
 
 export interface StageRun {
