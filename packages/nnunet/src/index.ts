@@ -45,3 +45,4 @@ export { sampleClassLocations } from './preprocessing/class-locations.js';
 export { type NormalizationScheme, normalizeChannel } from './preprocessing/normalize.js';
 export { preprocessCase, preprocessStages } from './preprocessing/preprocess.js';
 export { doSeparateZ, lowResAxis, resampleDataOrSeg, resamplePatient } from './preprocessing/resample.js';
+export * from './network/index.js';
