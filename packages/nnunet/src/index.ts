@@ -46,3 +46,7 @@ export { type NormalizationScheme, normalizeChannel } from './preprocessing/norm
 export { preprocessCase, preprocessStages } from './preprocessing/preprocess.js';
 export { doSeparateZ, lowResAxis, resampleDataOrSeg, resamplePatient } from './preprocessing/resample.js';
 export * from './network/index.js';
+export * from './inference/sliding-window.js';
+export * from './inference/export.js';
+export * from './inference/model-folder.js';
+export { findInputCases, loadModel, predictCroppedCase, predictFolder, type InputCase, type LoadedModel } from './inference/predict.js';

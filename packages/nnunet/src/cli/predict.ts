@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+import { NnunetError } from '../errors.js';
+import {
+  type Configuration,
+  DEFAULT_PLANS_IDENTIFIER,
+  DEFAULT_TRAINER,
+  trainerFolderPath,
+} from '../inference/model-folder.js';
+import { predictFolder } from '../inference/predict.js';
+import { CONFIGURATIONS, requireEnvFolder, resolveTaskName } from '../paths.js';
+import type { CommandSpec } from './args.js';
+import { ProgressBar } from './progress.js';
+import { runCommand } from './run.js';
+
+const spec: CommandSpec = {
+  name: 'nnUNet_predict',
+  summary:
+    'Segments every case of an input folder (CASE_XXXX.nii.gz, one file per modality) with a trained model\n' +
+    'from $RESULTS_FOLDER/nnUNet/<-m>/<task>/<-tr>__<-p>/, averaging the selected folds.',
+  options: {
+    '-i': { kind: 'string', help: 'input folder', required: true },
+    '-o': { kind: 'string', help: 'output folder (created if needed)', required: true },
+    '-t': { kind: 'string', help: 'task id or name', required: true },
+    '-tr': { kind: 'string', help: `trainer class (default ${DEFAULT_TRAINER})` },
+    '-ctr': { kind: 'string', help: 'cascade trainer (for 3d_cascade_fullres; not supported yet)' },
+    '-m': { kind: 'string', help: '2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres (default 3d_fullres)' },
+    '-p': { kind: 'string', help: `plans identifier (default ${DEFAULT_PLANS_IDENTIFIER})` },
+    '-f': { kind: 'strings', help: 'folds to use (default: all trained folds)' },
+    '-z': { kind: 'flag', help: 'also save the softmax as CASE.npz (for nnUNet_ensemble)' },
+    '--save_npz': { kind: 'flag', help: 'same as -z' },
+    '-l': { kind: 'string', help: 'low-resolution predictions for the cascade (not supported yet)' },
+    '--part_id': { kind: 'int', help: 'predict only part PART_ID of NUM_PARTS (for parallel jobs)' },
+    '--num_parts': { kind: 'int', help: 'number of parts' },
+    '--num_threads_preprocessing': { kind: 'int', help: 'accepted for v1 compatibility' },
+    '--num_threads_nifti_save': { kind: 'int', help: 'accepted for v1 compatibility' },
+    '--disable_tta': { kind: 'flag', help: 'no test-time mirroring (8x faster in 3-D)' },
+    '--overwrite_existing': { kind: 'flag', help: 'predict cases whose output already exists' },
+    '--mode': { kind: 'string', help: 'accepted for v1 compatibility (normal)' },
+    '--all_in_gpu': { kind: 'string', help: 'accepted for v1 compatibility' },
+    '--step_size': { kind: 'string', help: 'sliding-window step as a fraction of the patch (default 0.5)' },
+    '-chk': { kind: 'string', help: 'checkpoint name (default model_final_checkpoint)' },
+    '--disable_mixed_precision': { kind: 'flag', help: 'predict in float32 (the CPU default)' },
+    '--device': { kind: 'string', help: 'cpu or cuda (default cpu)' },
+  },
+};
+
+await runCommand(spec, async (args) => {
+  const configuration = (args.get('-m') as string | undefined) ?? '3d_fullres';
+  if (!(CONFIGURATIONS as readonly string[]).includes(configuration)) {
+    throw new NnunetError('ERR_ARGUMENT', `-m must be one of ${CONFIGURATIONS.join(', ')}, got "${configuration}".`);
+  }
+  if (configuration === '3d_cascade_fullres' || args.has('-l') || args.has('-ctr')) {
+    throw new NnunetError(
+      'ERR_ARGUMENT',
+      'The cascade (3d_cascade_fullres, -l, -ctr) is not supported in this version yet: use 3d_fullres, 3d_lowres or 2d.',
+    );
+  }
+  const device = (args.get('--device') as string | undefined) ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda')
+    throw new NnunetError('ERR_ARGUMENT', `--device must be cpu or cuda, got "${device}".`);
+  const step = Number((args.get('--step_size') as string | undefined) ?? '0.5');
+  if (!(step > 0 && step <= 1))
+    throw new NnunetError('ERR_ARGUMENT', `--step_size must be in (0, 1], got ${args.get('--step_size')}.`);
+  const results = requireEnvFolder('RESULTS_FOLDER');
+  const task = resolveTaskName(args.get('-t') as string);
+  const folder = trainerFolderPath(
+    results,
+    configuration as Configuration,
+    task,
+    (args.get('-tr') as string | undefined) ?? DEFAULT_TRAINER,
+    (args.get('-p') as string | undefined) ?? DEFAULT_PLANS_IDENTIFIER,
+  );
+  let bar: ProgressBar | undefined;
+  let last: [number, number] = [0, 0];
+  const written = await predictFolder(args.get('-i') as string, args.get('-o') as string, folder, {
+    ...(args.has('-f') ? { folds: args.get('-f') as string[] } : {}),
+    ...(args.has('-chk') ? { checkpoint: args.get('-chk') as string } : {}),
+    saveNpz: args.get('-z') === true || args.get('--save_npz') === true,
+    overwriteExisting: args.get('--overwrite_existing') === true,
+    mirror: args.get('--disable_tta') !== true,
+    mixedPrecision: device === 'cuda' && args.get('--disable_mixed_precision') !== true,
+    device,
+    stepSize: step,
+    ...(args.has('--part_id') ? { partId: args.get('--part_id') as number } : {}),
+    ...(args.has('--num_parts') ? { numParts: args.get('--num_parts') as number } : {}),
+    onCase: (id, i, total, skipped) => {
+      if (bar) bar.finish(...last);
+      bar = undefined;
+      if (skipped) process.stderr.write(`${id}: output exists, skipped (use --overwrite_existing)\n`);
+      else bar = new ProgressBar(`case ${i + 1}/${total} ${id}`);
+    },
+    onProgress: (d, t) => {
+      last = [d, t];
+      bar?.update(d, t);
+    },
+  });
+  if (bar) (bar as ProgressBar).finish(...last);
+  process.stdout.write(`${written.length} case(s) written to ${args.get('-o')}\n`);
+});
