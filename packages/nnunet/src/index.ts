@@ -10,6 +10,8 @@ export * from './io/dataset-json.js';
 export * from './io/image.js';
 export * from './paths.js';
 export const VERSION = '0.1.0';
+export * from './evaluation/evaluator.js';
+export * from './evaluation/metrics.js';
 export {
   analyzeDataset,
   type DatasetProperties,
@@ -24,9 +26,21 @@ export {
   cropTask,
   trainingCases,
 } from './fingerprint/crop-task.js';
+export * from './inference/export.js';
+export * from './inference/model-folder.js';
+export {
+  findInputCases,
+  type InputCase,
+  type LoadedModel,
+  loadModel,
+  predictCroppedCase,
+  predictFolder,
+} from './inference/predict.js';
+export * from './inference/sliding-window.js';
 export { type CompressResult, compressNiftiFolder } from './io/compress.js';
 export { readNpy, readNpyHeader, writeNpy } from './io/npy.js';
 export { type VerifyOptions, type VerifyReport, verifyDatasetIntegrity } from './io/verify.js';
+export * from './network/index.js';
 export {
   type PlanAndPreprocessOptions,
   planAndPreprocess,
@@ -41,12 +55,8 @@ export {
 } from './planning/plan-from-fingerprint.js';
 export type { Plans, StagePlan } from './planning/plans.js';
 export { getPlanner, knownPlanners, registerPlanner } from './planning/registry.js';
+export * from './postprocessing/connected-components.js';
 export { sampleClassLocations } from './preprocessing/class-locations.js';
 export { type NormalizationScheme, normalizeChannel } from './preprocessing/normalize.js';
 export { preprocessCase, preprocessStages } from './preprocessing/preprocess.js';
 export { doSeparateZ, lowResAxis, resampleDataOrSeg, resamplePatient } from './preprocessing/resample.js';
-export * from './network/index.js';
-export * from './inference/sliding-window.js';
-export * from './inference/export.js';
-export * from './inference/model-folder.js';
-export { findInputCases, loadModel, predictCroppedCase, predictFolder, type InputCase, type LoadedModel } from './inference/predict.js';
