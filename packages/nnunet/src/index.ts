@@ -24,6 +24,8 @@ export {
   type CroppedProperties,
   cropCaseFiles,
   cropTask,
+  cropVolumes,
+  loadAndCropCase,
   trainingCases,
 } from './fingerprint/crop-task.js';
 export * from './inference/export.js';
@@ -35,6 +37,7 @@ export {
   loadModel,
   predictCroppedCase,
   predictFolder,
+  predictVolumes,
 } from './inference/predict.js';
 export * from './inference/sliding-window.js';
 export { type CompressResult, compressNiftiFolder } from './io/compress.js';

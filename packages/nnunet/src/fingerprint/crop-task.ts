@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { caseIdOf, type DatasetJson, readDatasetJson } from '../io/dataset-json.js';
-import { readImage } from '../io/image.js';
+import { readImage, type Volume } from '../io/image.js';
 import { resolveNifti } from '../io/nifti-path.js';
 import { writeNpy } from '../io/npy.js';
 import { requireEnvFolder } from '../paths.js';
@@ -90,13 +90,28 @@ export async function loadAndCropCase(c: CaseFiles): Promise<{ cropped: CroppedC
       `${c.seg} has shape [${seg.shape}] but ${c.images[0]} has [${first.shape}]: the label must share the image's voxel grid.`,
     );
   }
+  return cropVolumes(images, seg, c.images, c.seg);
+}
+
+/**
+ * Crops volumes already in memory (all modalities of one case on one grid, optionally its
+ * label) and records v1's cropped properties; `files` and `segFile` only label the properties.
+ */
+export function cropVolumes(
+  images: readonly Volume[],
+  seg: Volume | null,
+  files: string[] = [],
+  segFile: string | null = null,
+): { cropped: CroppedCase; properties: CroppedProperties } {
+  const first = images[0];
+  if (first === undefined) throw new NnunetError('ERR_ARGUMENT', 'cropVolumes needs at least one image.');
   const cropped = cropCase(images, seg);
   const g = first.geometry;
   const props: CroppedProperties = {
     original_size_of_raw_data: [...first.shape],
     original_spacing: [...g.spacing].reverse(),
-    list_of_data_files: c.images,
-    seg_file: c.seg,
+    list_of_data_files: files,
+    seg_file: segFile,
     itk_origin: g.origin,
     itk_spacing: g.spacing,
     itk_direction: g.direction,

@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
-import { type CroppedProperties, loadAndCropCase, writeJsonAtomic } from '../fingerprint/crop-task.js';
+import { type CroppedProperties, cropVolumes, loadAndCropCase, writeJsonAtomic } from '../fingerprint/crop-task.js';
+import type { Volume } from '../io/image.js';
 import type { GenericUNet } from '../network/generic-unet.js';
 import type { Plans } from '../planning/plans.js';
 import type { CtIntensities } from '../preprocessing/normalize.js';
@@ -176,6 +177,27 @@ export function predictCroppedCase(
     transposeBackward: plans.transpose_backward,
     keepSoftmax: o.keepSoftmax ?? false,
   });
+}
+
+/**
+ * Predicts one case from images in memory (all modalities on one grid, in the model's modality
+ * order): crops, preprocesses, predicts and returns the label map on the images' own grid, in
+ * (z, y, x) order, ready to be written with the first image's geometry.
+ */
+export function predictVolumes(
+  images: readonly Volume[],
+  model: LoadedModel,
+  o: PredictCaseOptions = {},
+): { segmentation: Uint8Array; shape: number[]; softmax?: Float32Array } {
+  const expected = Object.keys(model.plans.modalities).length;
+  if (images.length !== expected) {
+    throw new NnunetError(
+      'ERR_ARGUMENT',
+      `The model takes ${expected} modalit${expected === 1 ? 'y' : 'ies'} per case, got ${images.length} image(s).`,
+    );
+  }
+  const { cropped, properties } = cropVolumes(images, null);
+  return predictCroppedCase(cropped.data, cropped.shape, properties, model, o);
 }
 
 export interface PredictFolderOptions extends PredictCaseOptions {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { convertDecathlonTask, planAndPreprocess, readImage, readPlans } from '../../src/index.js';
 import { createInitialisedModel, trainerFolderPath } from '../../src/inference/model-folder.js';
-import { findInputCases, predictFolder } from '../../src/inference/predict.js';
+import { findInputCases, loadModel, predictFolder, predictVolumes } from '../../src/inference/predict.js';
 import { readNpzRaw } from '../../src/io/npz.js';
 import { HIPPOCAMPUS, PACKAGE_ROOT, tempDir } from '../helpers.js';
 
@@ -54,6 +54,23 @@ test('two folds predict two cases: labels on the input grid with its geometry, s
   const again = await predictFolder(input, out, trainer, { mirror: false, saveNpz: true });
   assert.deepEqual(again, [], 'finished cases are skipped');
   assert.equal(statSync(join(out, `${CASES[0]}.nii.gz`)).mtimeMs, before);
+});
+
+test('predictVolumes on in-memory images equals the folder prediction', async () => {
+  const { input, trainer } = await setup();
+  const out = join(tempDir(), 'pred');
+  await predictFolder(input, out, trainer, { mirror: false, folds: ['0'] });
+  const model = loadModel(trainer, { folds: ['0'] });
+  const img = await readImage(join(input, `${CASES[0]}_0000.nii.gz`));
+  const r = predictVolumes([img], model, { mirror: false });
+  for (const n of model.nets) n.dispose();
+  const fromFolder = await readImage(join(out, `${CASES[0]}.nii.gz`));
+  assert.deepEqual(r.shape, img.shape);
+  assert.deepEqual(Array.from(r.segmentation), Array.from(fromFolder.data as Uint8Array));
+  assert.throws(
+    () => predictVolumes([img, img], loadModel(trainer, { folds: ['0'] })),
+    /takes 1 modality per case, got 2/,
+  );
 });
 
 test('input naming errors name the files and the expected modalities', async () => {
