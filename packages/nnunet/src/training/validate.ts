@@ -1,0 +1,94 @@
+/**
+ * The final validation of a fold (v1's nnUNetTrainer.validate): every validation case's
+ * preprocessed data is predicted with the sliding window (mirroring, Gaussian weighting, step
+ * 0.5), exported on the original grid into validation_raw/ (with the softmax .npz when asked),
+ * and the folder is evaluated against the ground truth into validation_raw/summary.json.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Tensor } from '@nnunet/torch';
+import {
+  buildSummary,
+  type CaseEvaluation,
+  evaluateCase,
+  type FolderEvaluation,
+  summaryJsonText,
+} from '../evaluation/evaluator.js';
+import { readCroppedProperties } from '../fingerprint/analyze.js';
+import { softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from '../inference/export.js';
+import { predictSlidingWindow2D, predictSlidingWindow3D } from '../inference/sliding-window.js';
+import { readNpy } from '../io/npy.js';
+import type { GenericUNet } from '../network/generic-unet.js';
+import type { Plans } from '../planning/plans.js';
+
+export interface ValidateOptions {
+  stagePreprocessedFolder: string;
+  gtFolder: string;
+  outputFolder: string;
+  caseIds: readonly string[];
+  mirrorAxes: readonly number[];
+  saveNpz?: boolean;
+  stepSize?: number;
+  device?: 'cpu' | 'cuda';
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function validateFold(
+  net: GenericUNet,
+  plans: Plans,
+  stage: string,
+  o: ValidateOptions,
+): Promise<FolderEvaluation> {
+  const stagePlan = plans.plans_per_stage[stage];
+  if (stagePlan === undefined) throw new Error(`plans have no stage ${stage}`);
+  mkdirSync(o.outputFolder, { recursive: true });
+  const numClasses = plans.num_classes + 1;
+  const is2d = stagePlan.patch_size.length === 2;
+  const previous = net.deepSupervision;
+  net.deepSupervision = false;
+  net.eval();
+  try {
+    for (const [i, id] of o.caseIds.entries()) {
+      const { data, shape } = readNpy(join(o.stagePreprocessedFolder, `${id}.npy`));
+      const props = readCroppedProperties(o.stagePreprocessedFolder, id);
+      const C = (shape[0] as number) - 1;
+      const spatial = shape.slice(1);
+      const input = (data as Float32Array).subarray(0, C * spatial.reduce((a, b) => a * b, 1));
+      const opts = {
+        patchSize: stagePlan.patch_size,
+        numClasses,
+        stepSize: o.stepSize ?? 0.5,
+        mirrorAxes: o.mirrorAxes,
+        useGaussian: true,
+        device: o.device ?? 'cpu',
+        mixedPrecision: o.device === 'cuda',
+      } as const;
+      const network = (x: Tensor) => net.forwardLogits(x);
+      const { softmax } = is2d
+        ? predictSlidingWindow2D(network, input, [C, ...spatial], opts)
+        : predictSlidingWindow3D(network, input, [C, ...spatial], opts);
+      const r = softmaxToSegmentation(softmax, [numClasses, ...spatial], props as never, {
+        transposeBackward: plans.transpose_backward,
+        keepSoftmax: o.saveNpz === true,
+      });
+      await writeSegmentation(r.segmentation, r.shape, props as never, join(o.outputFolder, `${id}.nii.gz`));
+      if (o.saveNpz && r.softmax)
+        writeSoftmaxNpz(join(o.outputFolder, `${id}.npz`), r.softmax, [numClasses, ...r.shape]);
+      o.onProgress?.(i + 1, o.caseIds.length);
+    }
+  } finally {
+    net.deepSupervision = previous;
+  }
+  // Only this fold's validation cases are compared (the ground-truth folder holds every case).
+  const labels = plans.all_classes.filter((c) => c > 0);
+  const cases: CaseEvaluation[] = [];
+  for (const id of o.caseIds) {
+    cases.push(await evaluateCase(join(o.gtFolder, `${id}.nii.gz`), join(o.outputFolder, `${id}.nii.gz`), labels));
+  }
+  const summary = buildSummary(cases, { name: `${plans.data_identifier} validation`, description: '' });
+  const summaryPath = join(o.outputFolder, 'summary.json');
+  const tmp = `${summaryPath}.tmp-${process.pid}`;
+  writeFileSync(tmp, summaryJsonText(summary));
+  renameSync(tmp, summaryPath);
+  return { summaryPath, summary, cases };
+}
