@@ -9,6 +9,7 @@
  * turns the plane of axes 1 and 2, which is the in-plane rotation of dummy-2-D augmentation).
  */
 import { NnunetError } from '../../errors.js';
+import { getPatchSize as v1GetPatchSize } from '../patch-size.js';
 
 /** A closed interval [low, high] from which a value is drawn uniformly. */
 export type Range = readonly [number, number];
@@ -193,36 +194,21 @@ export const ELONGATED_PATCH_ASPECT = 1.5;
 export const TRAINER_V2_SCALE_RANGE: Range = [0.7, 1.4];
 
 /**
- * The size of the patch the data loader must cut so that rotation and scaling leave no empty
- * corners in the final patch (v1 get_patch_size): the patch's extent vector rotated by the largest
- * angle about each axis (capped at 90°), the elementwise maximum, divided by the smallest scale,
- * truncated to integers.
+ * v1's get_patch_size (the enlarged patch the loader cuts so rotation and scaling do not pull in
+ * empty corners), in this module's parameter shape; the formula lives in ../patch-size.ts.
  */
 export function getPatchSize(
   finalPatchSize: readonly number[],
   rotation: { axis0: Range; axis1: Range; axis2: Range },
   scaleRange: Range,
 ): number[] {
-  const largest = (r: Range): number => Math.min(Math.PI / 2, Math.max(Math.abs(r[0]), Math.abs(r[1])));
-  const c = finalPatchSize.map(Number);
-  let shape = [...c];
-  const widen = (rotated: number[]): void => {
-    shape = shape.map((s, i) => Math.max(s, Math.abs(rotated[i] as number)));
-  };
-  if (c.length === 3) {
-    widen(rowTimes(c, rotationMatrix3d(largest(rotation.axis0), 0, 0)));
-    widen(rowTimes(c, rotationMatrix3d(0, largest(rotation.axis1), 0)));
-    widen(rowTimes(c, rotationMatrix3d(0, 0, largest(rotation.axis2))));
-  } else if (c.length === 2) {
-    widen(rowTimes(c, rotationMatrix2d(largest(rotation.axis0))));
-  } else {
+  if (finalPatchSize.length !== 2 && finalPatchSize.length !== 3) {
     throw new NnunetError(
       'ERR_ARGUMENT',
       `getPatchSize needs a 2-D or 3-D patch size, got [${finalPatchSize.join(', ')}].`,
     );
   }
-  const minScale = Math.min(scaleRange[0], scaleRange[1]);
-  return shape.map((s) => Math.trunc(s / minScale));
+  return v1GetPatchSize(finalPatchSize, rotation.axis0, rotation.axis1, rotation.axis2, scaleRange);
 }
 
 /**
@@ -267,10 +253,6 @@ export function matMul(a: readonly (readonly number[])[], b: readonly (readonly 
 
 export function transpose(a: readonly (readonly number[])[]): number[][] {
   return (a[0] as readonly number[]).map((_, j) => a.map((row) => row[j] as number));
-}
-
-function rowTimes(c: readonly number[], m: readonly (readonly number[])[]): number[] {
-  return c.map((_, j) => c.reduce((s, v, k) => s + v * ((m[k] as readonly number[])[j] as number), 0));
 }
 
 export interface TrainerV2Setup {
