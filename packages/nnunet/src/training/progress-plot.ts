@@ -26,8 +26,8 @@ function rows(log: ProgressLog): { epoch: number; value: number; series: string;
   };
   add(log.trainLoss, 'train loss', 'loss');
   add(log.valLoss, 'val loss', 'loss');
-  add(log.evalMetric, 'evaluation metric', 'dice');
-  add(log.evalMetricEma, 'evaluation metric (EMA)', 'dice');
+  add(log.evalMetric, 'pseudo Dice', 'dice');
+  add(log.evalMetricEma, 'pseudo Dice (EMA)', 'dice');
   return out;
 }
 
@@ -38,7 +38,7 @@ export async function renderProgressPng(log: ProgressLog, title = ''): Promise<U
     field: 'series',
     type: 'nominal',
     scale: {
-      domain: ['train loss', 'val loss', 'evaluation metric', 'evaluation metric (EMA)'],
+      domain: ['train loss', 'val loss', 'pseudo Dice', 'pseudo Dice (EMA)'],
       range: ['#1f77b4', '#d62728', '#2ca02c', '#98df8a'],
     },
   };
@@ -53,7 +53,7 @@ export async function renderProgressPng(log: ProgressLog, title = ''): Promise<U
         transform: [{ filter: "datum.axis == 'loss'" }],
         mark: { type: 'line', strokeWidth: 2 },
         encoding: {
-          x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
+          x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { format: 'd', tickMinStep: 1 } },
           y: { field: 'value', type: 'quantitative', title: 'loss', scale: { zero: false } },
           color,
         },
