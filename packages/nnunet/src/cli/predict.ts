@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { availableParallelism } from 'node:os';
+import { setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import {
   type Configuration,
@@ -45,6 +47,8 @@ const spec: CommandSpec = {
 };
 
 await runCommand(spec, async (args) => {
+  // LibTorch starts with one intra-op thread here; use every core unless OMP_NUM_THREADS says otherwise.
+  setNumThreads(Number(process.env.OMP_NUM_THREADS) || availableParallelism());
   const configuration = (args.get('-m') as string | undefined) ?? '3d_fullres';
   if (!(CONFIGURATIONS as readonly string[]).includes(configuration)) {
     throw new NnunetError('ERR_ARGUMENT', `-m must be one of ${CONFIGURATIONS.join(', ')}, got "${configuration}".`);

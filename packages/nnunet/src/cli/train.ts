@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { availableParallelism } from 'node:os';
+import { setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import type { Configuration } from '../inference/model-folder.js';
 import { CONFIGURATIONS } from '../paths.js';
@@ -42,6 +44,8 @@ const positional = process.argv.slice(2, 6);
 if (!positional.some((a) => a === '-h' || a === '--help')) process.argv.splice(2, 4);
 
 await runCommand(spec, async (args) => {
+  // LibTorch starts with one intra-op thread here; use every core unless OMP_NUM_THREADS says otherwise.
+  setNumThreads(Number(process.env.OMP_NUM_THREADS) || availableParallelism());
   if (positional.length < 4 || positional.some((a) => a.startsWith('-'))) {
     throw new NnunetError(
       'ERR_ARGUMENT',
