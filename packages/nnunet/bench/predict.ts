@@ -39,8 +39,8 @@ import { readNpy, writeNpy } from '../src/io/npy.js';
 import { planAndPreprocess } from '../src/planning/plan-and-preprocess.js';
 import { plansFileName, readPlans } from '../src/planning/plan-from-fingerprint.js';
 import type { Plans } from '../src/planning/plans.js';
-import type { CtIntensities } from '../src/preprocessing/normalize.js';
-import { type PreprocessorKind, preprocessArrays } from '../src/preprocessing/preprocess.js';
+
+import { preprocessArrays, settingsFromPlans } from '../src/preprocessing/preprocess.js';
 
 const SEED = 12345;
 const STEP = 0.5;
@@ -105,15 +105,12 @@ async function prepare(work: string): Promise<void> {
   for (const c of chosen) {
     // The same preprocessing predictCroppedCase applies, written out for the Python side.
     const { cropped, properties } = await loadAndCropCase({ id: c.id, images: c.files, seg: null });
-    const pre = preprocessArrays(cropped.data, cropped.shape, properties, {
-      preprocessor: plans.preprocessor_name as PreprocessorKind,
-      targetSpacing: [...stagePlan.current_spacing],
-      transposeForward: plans.transpose_forward,
-      schemes: Array.from({ length: modalities }, (_, m) => plans.normalization_schemes[String(m)] as string),
-      useMaskForNorm: Array.from({ length: modalities }, (_, m) => plans.use_mask_for_norm[String(m)] === true),
-      intensities: plans.dataset_properties.intensityproperties as Record<string, CtIntensities> | null,
-      allClasses: plans.all_classes,
-    });
+    const pre = preprocessArrays(
+      cropped.data,
+      cropped.shape,
+      properties,
+      settingsFromPlans(plans, stagePlan.current_spacing),
+    );
     const C = (pre.shape[0] as number) - 1;
     const shape = [C, ...pre.shape.slice(1)];
     const path = join(arrays, `${c.id}_input.npy`);

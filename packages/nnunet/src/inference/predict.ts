@@ -13,8 +13,7 @@ import { type CroppedProperties, cropVolumes, loadAndCropCase, writeJsonAtomic }
 import type { Volume } from '../io/image.js';
 import type { GenericUNet } from '../network/generic-unet.js';
 import type { Plans } from '../planning/plans.js';
-import type { CtIntensities } from '../preprocessing/normalize.js';
-import { type PreprocessorKind, preprocessArrays } from '../preprocessing/preprocess.js';
+import { preprocessArrays, settingsFromPlans } from '../preprocessing/preprocess.js';
 import { softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from './export.js';
 import { availableFolds, type CheckpointMeta, loadNetwork, readModelPlans } from './model-folder.js';
 import { averageSoftmax, predictSlidingWindow2D, predictSlidingWindow3D } from './sliding-window.js';
@@ -138,16 +137,7 @@ export function predictCroppedCase(
   const { plans, stage } = model;
   const stagePlan = plans.plans_per_stage[stage];
   if (stagePlan === undefined) throw new NnunetError('ERR_DATASET', `The plans have no stage ${stage}.`);
-  const modalities = Object.keys(plans.modalities).length;
-  const pre = preprocessArrays(all, allShape, props, {
-    preprocessor: plans.preprocessor_name as PreprocessorKind,
-    targetSpacing: [...stagePlan.current_spacing],
-    transposeForward: plans.transpose_forward,
-    schemes: Array.from({ length: modalities }, (_, m) => plans.normalization_schemes[String(m)] as string),
-    useMaskForNorm: Array.from({ length: modalities }, (_, m) => plans.use_mask_for_norm[String(m)] === true),
-    intensities: plans.dataset_properties.intensityproperties as Record<string, CtIntensities> | null,
-    allClasses: plans.all_classes,
-  });
+  const pre = preprocessArrays(all, allShape, props, settingsFromPlans(plans, stagePlan.current_spacing));
   const C = (pre.shape[0] as number) - 1;
   const spatial = pre.shape.slice(1);
   const data = pre.data.subarray(0, C * spatial.reduce((a, b) => a * b, 1));

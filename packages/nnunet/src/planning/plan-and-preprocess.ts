@@ -9,8 +9,7 @@ import { analyzeDataset } from '../fingerprint/analyze.js';
 import { cropTask } from '../fingerprint/crop-task.js';
 import { verifyDatasetIntegrity } from '../io/verify.js';
 import { requireEnvFolder, resolveTaskName } from '../paths.js';
-import type { CtIntensities } from '../preprocessing/normalize.js';
-import { type PreprocessorKind, preprocessStages } from '../preprocessing/preprocess.js';
+import { preprocessStages, settingsFromPlans } from '../preprocessing/preprocess.js';
 import { planTask } from './plan-from-fingerprint.js';
 import type { Plans, StagePlan } from './plans.js';
 import { getPlanner } from './registry.js';
@@ -112,8 +111,6 @@ export async function preprocessWithPlans(
   rmSync(gt, { recursive: true, force: true });
   cpSync(join(croppedFolder, 'gt_segmentations'), gt, { recursive: true });
   const stageKeys = Object.keys(plans.plans_per_stage).sort((a, b) => Number(a) - Number(b));
-  const modalities = Object.keys(plans.modalities).length;
-  const intensities = plans.dataset_properties.intensityproperties as Record<string, CtIntensities> | null;
   await preprocessStages(
     croppedFolder,
     stageKeys.map((k, i) => ({
@@ -122,13 +119,14 @@ export async function preprocessWithPlans(
       workers: stageKeys.length > 1 && i === 0 ? o.workersLowres : o.workersFullres,
     })),
     {
-      preprocessor: plans.preprocessor_name as PreprocessorKind,
-      transposeForward: plans.transpose_forward,
-      schemes: Array.from({ length: modalities }, (_, m) => plans.normalization_schemes[String(m)] as string),
-      useMaskForNorm: Array.from({ length: modalities }, (_, m) => plans.use_mask_for_norm[String(m)] === true),
-      intensities,
-      allClasses: plans.all_classes,
+      // Every stage shares the plans' settings; only the target spacing differs (set per stage above).
+      ...withoutSpacing(settingsFromPlans(plans, [])),
       onProgress: (_stage, done, total) => o.onProgress?.(done, total),
     },
   );
+}
+
+function withoutSpacing<T extends { targetSpacing: unknown }>(s: T): Omit<T, 'targetSpacing'> {
+  const { targetSpacing: _unused, ...rest } = s;
+  return rest;
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { croppedCaseIds, readCroppedProperties } from '../fingerprint/analyze.js';
 import { type CroppedProperties, writeJsonAtomic } from '../fingerprint/crop-task.js';
 import { readNpy, writeNpy } from '../io/npy.js';
+import type { Plans } from '../planning/plans.js';
 import { runPool } from '../util/worker-pool.js';
 import { sampleClassLocations } from './class-locations.js';
 import { type CtIntensities, normalizeChannel } from './normalize.js';
@@ -133,6 +134,32 @@ export async function preprocessCase(job: CaseJob): Promise<void> {
   const classLocations = sampleClassLocations(r.data.subarray(C * m), spatial, job.allClasses);
   writeNpy(join(job.outFolder, `${job.id}.npy`), r.data, r.shape);
   writeJsonAtomic(join(job.outFolder, `${job.id}.json`), { ...r.properties, class_locations: classLocations });
+}
+
+/** The preprocessing settings a plans file prescribes for one stage (shared by training data and test cases). */
+export function settingsFromPlans(
+  plans: Pick<
+    Plans,
+    | 'preprocessor_name'
+    | 'transpose_forward'
+    | 'modalities'
+    | 'normalization_schemes'
+    | 'use_mask_for_norm'
+    | 'dataset_properties'
+    | 'all_classes'
+  >,
+  targetSpacing: readonly number[],
+): PreprocessSettings {
+  const modalities = Object.keys(plans.modalities).length;
+  return {
+    preprocessor: plans.preprocessor_name as PreprocessorKind,
+    targetSpacing: [...targetSpacing],
+    transposeForward: plans.transpose_forward,
+    schemes: Array.from({ length: modalities }, (_, m) => plans.normalization_schemes[String(m)] as string),
+    useMaskForNorm: Array.from({ length: modalities }, (_, m) => plans.use_mask_for_norm[String(m)] === true),
+    intensities: plans.dataset_properties.intensityproperties as Record<string, CtIntensities> | null,
+    allClasses: plans.all_classes,
+  };
 }
 
 export interface StageRun {
