@@ -32,7 +32,10 @@ export interface ExportOptions {
   orderZ?: number;
   /** null: decide from the spacings like v1; true/false: force. */
   forceSeparateZ?: boolean | null;
-  /** Keep the probabilities on the original uncropped grid (for an .npz export). */
+  /**
+   * Keep the probabilities (for an .npz export). Like v1 they stay on the cropped grid
+   * (size_after_cropping): the properties saved beside them say where to paste them.
+   */
   keepSoftmax?: boolean;
   /** v1's transpose_backward of the plans (identity when omitted). */
   transposeBackward?: readonly number[];
@@ -42,8 +45,10 @@ export interface ExportResult {
   /** Label map on the original (uncropped) grid, (z, y, x). */
   segmentation: Uint8Array;
   shape: number[];
-  /** [K, ...shape] probabilities on the original grid when keepSoftmax. */
+  /** [K, ...size_after_cropping] probabilities when keepSoftmax (v1's .npz grid). */
   softmax?: Float32Array;
+  /** Shape of `softmax`: [K, ...size_after_cropping]. */
+  softmaxShape?: number[];
 }
 
 /** v1's choice of the separate-z axis for the export: original spacing first, then the target spacing. */
@@ -91,7 +96,7 @@ export function softmaxToSegmentation(
   const box = bbox.map(([a], d) => [a, Math.min(a + (cropped[d] as number), full[d] as number)] as [number, number]);
   const best = new Float32Array(nCrop).fill(Number.NEGATIVE_INFINITY);
   const arg = new Uint8Array(nCrop);
-  const kept = o.keepSoftmax ? new Float32Array(K * nFull) : undefined;
+  const kept = o.keepSoftmax ? new Float32Array(K * nCrop) : undefined;
   for (let k = 0; k < K; k++) {
     const channel = probs.subarray(k * nIn, (k + 1) * nIn);
     const resampled = needsResampling
@@ -110,12 +115,15 @@ export function softmaxToSegmentation(
         arg[i] = k;
       }
     }
-    if (kept) paste(resampled, cropped, kept.subarray(k * nFull, (k + 1) * nFull), full, box);
+    if (kept) kept.set(resampled, k * nCrop);
   }
   const segmentation = new Uint8Array(nFull);
   paste(arg, cropped, segmentation, full, box);
   const out: ExportResult = { segmentation, shape: [...full] };
-  if (kept) out.softmax = kept;
+  if (kept) {
+    out.softmax = kept;
+    out.softmaxShape = [K, ...cropped];
+  }
   return out;
 }
 
@@ -158,7 +166,7 @@ export async function writeSegmentation(
   await writeImage(volume, path);
 }
 
-/** v1's softmax export: `softmax` as float16 in an .npz (key "softmax"), shape [K, ...original]. */
+/** v1's softmax export: `softmax` as float16 in an .npz (key "softmax"), shape [K, ...size_after_cropping]. */
 export function writeSoftmaxNpz(path: string, softmax: Float32Array, shape: readonly number[]): void {
   const bits = toFloat16Bits(softmax);
   writeNpz(path, [{ name: 'softmax', descr: '<f2', shape, bytes: new Uint8Array(bits.buffer) }]);

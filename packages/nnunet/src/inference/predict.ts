@@ -14,7 +14,7 @@ import type { Volume } from '../io/image.js';
 import type { GenericUNet } from '../network/generic-unet.js';
 import type { Plans } from '../planning/plans.js';
 import { preprocessArrays, settingsFromPlans } from '../preprocessing/preprocess.js';
-import { softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from './export.js';
+import { type ExportResult, softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from './export.js';
 import { availableFolds, type CheckpointMeta, loadNetwork, readModelPlans } from './model-folder.js';
 import { averageSoftmax, predictSlidingWindow2D, predictSlidingWindow3D } from './sliding-window.js';
 
@@ -133,7 +133,7 @@ export function predictCroppedCase(
   props: CroppedProperties,
   model: LoadedModel,
   o: PredictCaseOptions = {},
-): { segmentation: Uint8Array; shape: number[]; softmax?: Float32Array } {
+): ExportResult {
   const { plans, stage } = model;
   const stagePlan = plans.plans_per_stage[stage];
   if (stagePlan === undefined) throw new NnunetError('ERR_DATASET', `The plans have no stage ${stage}.`);
@@ -178,7 +178,7 @@ export function predictVolumes(
   images: readonly Volume[],
   model: LoadedModel,
   o: PredictCaseOptions = {},
-): { segmentation: Uint8Array; shape: number[]; softmax?: Float32Array } {
+): ExportResult {
   const expected = Object.keys(model.plans.modalities).length;
   if (images.length !== expected) {
     throw new NnunetError(
@@ -236,8 +236,8 @@ export async function predictFolder(
         keepSoftmax: o.saveNpz === true,
       });
       await writeSegmentation(r.segmentation, r.shape, properties, out);
-      if (o.saveNpz && r.softmax) {
-        writeSoftmaxNpz(npz, r.softmax, [model.plans.num_classes + 1, ...r.shape]);
+      if (o.saveNpz && r.softmax && r.softmaxShape) {
+        writeSoftmaxNpz(npz, r.softmax, r.softmaxShape);
         writeJsonAtomic(join(outputFolder, `${c.id}.json`), properties);
       }
       written.push(out);

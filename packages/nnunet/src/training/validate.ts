@@ -15,6 +15,7 @@ import {
   summaryJsonText,
 } from '../evaluation/evaluator.js';
 import { readCroppedProperties } from '../fingerprint/analyze.js';
+import { writeJsonAtomic } from '../fingerprint/crop-task.js';
 import { softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from '../inference/export.js';
 import { predictSlidingWindow2D, predictSlidingWindow3D } from '../inference/sliding-window.js';
 import { readNpy } from '../io/npy.js';
@@ -72,8 +73,10 @@ export async function validateFold(
         keepSoftmax: o.saveNpz === true,
       });
       await writeSegmentation(r.segmentation, r.shape, props as never, join(o.outputFolder, `${id}.nii.gz`));
-      if (o.saveNpz && r.softmax)
-        writeSoftmaxNpz(join(o.outputFolder, `${id}.npz`), r.softmax, [numClasses, ...r.shape]);
+      if (o.saveNpz && r.softmax && r.softmaxShape) {
+        writeSoftmaxNpz(join(o.outputFolder, `${id}.npz`), r.softmax, r.softmaxShape);
+        writeJsonAtomic(join(o.outputFolder, `${id}.json`), props);
+      }
       o.onProgress?.(i + 1, o.caseIds.length);
     }
   } finally {
