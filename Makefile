@@ -1,5 +1,5 @@
 # The two commands: `make demo` and `make test`. Both install what is missing first.
-.PHONY: build test demo bench lint format clean
+.PHONY: build test demo demo-engine bench lint format clean
 
 build:
 	bash scripts/setup.sh
@@ -8,7 +8,12 @@ test: build
 	npx biome check .
 	npm test --silent
 
+# The whole nnU-Net workflow on the bundled hippocampus cases (~20 min on 2 cores); DEMO_ARGS=--long for more.
 demo: build
+	node packages/nnunet/dist/src/demo/hippocampus.js $(DEMO_ARGS)
+
+# The engine alone: a tiny 3-D U-Net on synthetic spheres (seconds).
+demo-engine: build
 	node packages/torch/dist/examples/tiny-unet.js
 
 bench: build

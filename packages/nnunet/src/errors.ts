@@ -8,7 +8,8 @@ export type NnunetErrorCode =
   | 'ERR_IMAGE_READ' // an image file cannot be read
   | 'ERR_IMAGE_WRITE' // an image file cannot be written
   | 'ERR_DATASET' // dataset.json or the dataset folder is malformed
-  | 'ERR_ARGUMENT'; // a bad argument to a library function or command
+  | 'ERR_ARGUMENT' // a bad argument to a library function or command
+  | 'ERR_PIPELINE'; // a step of a multi-command pipeline (the demo) failed
 
 export class NnunetError extends Error {
   readonly code: NnunetErrorCode;
