@@ -1,4 +1,22 @@
 /** nnU-Net v1's training augmentation on @nnunet/torch tensors (CPU or CUDA). */
+
+export {
+  applyRandomBinaryOperator_,
+  BINARY_OPERATORS,
+  type BinaryOperator,
+  ballFootprint,
+  binaryDilation,
+  binaryErosion,
+  binaryOperation,
+  CASCADE_AUGMENTATION_AS_DOCUMENTED,
+  CASCADE_AUGMENTATION_V1,
+  type CascadeAugmentationParams,
+  cascadeBatchTransform,
+  labelComponents,
+  moveSegAsOneHotToData,
+  oneHot,
+  removeRandomConnectedComponent_,
+} from './cascade.js';
 export { type GaussianBorder, gaussianFilter, gaussianKernel1d } from './gaussian.js';
 export {
   brightnessAdditive_,
