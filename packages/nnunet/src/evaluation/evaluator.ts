@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { readImage, type Volume, type VoxelArray } from '../io/image.js';
 import { geometryDifferences } from '../io/verify.js';
@@ -67,7 +67,12 @@ export interface SummaryJson {
   };
   /** The first 12 hex digits of the md5 of the rest, as v1 computes it. */
   id: string;
+  /** Added by v1's model selection to the ensembles' postprocessed summaries. */
+  experiment_name?: string;
 }
+
+/** Top-level keys of summary.json that the summary itself defines (anything else is passed through). */
+const SUMMARY_KEYS = new Set(['name', 'description', 'timestamp', 'task', 'author', 'results', 'id']);
 
 function checkLabels(labels: readonly LabelSpec[]): void {
   const ok = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
@@ -232,6 +237,10 @@ function pythonTimestamp(d: Date): string {
 
 /** The summary as Python objects: counts as ints, everything else as floats, v1's insertion order. */
 function toPython(summary: Omit<SummaryJson, 'id'>): { [key: string]: PyJson } {
+  const extra: { [key: string]: PyJson } = {};
+  for (const [k, v] of Object.entries(summary)) {
+    if (!SUMMARY_KEYS.has(k) && typeof v === 'string') extra[k] = v;
+  }
   const all = summary.results.all.map((c) => {
     const entry: { [key: string]: PyJson } = {};
     for (const [k, v] of Object.entries(c)) {
@@ -254,6 +263,7 @@ function toPython(summary: Omit<SummaryJson, 'id'>): { [key: string]: PyJson } {
     task: summary.task,
     author: summary.author,
     results: { all, mean: summary.results.mean },
+    ...extra,
   };
 }
 
@@ -377,7 +387,8 @@ export async function evaluateFolder(
   options: EvaluateFolderOptions = {},
 ): Promise<FolderEvaluation> {
   checkLabels(labels);
-  const metrics = metricList(options);
+  // Unknown metric names fail here, before any file is read.
+  metricList(options);
   const refs = segmentationFiles(refFolder, 'reference');
   const preds = segmentationFiles(predFolder, 'prediction');
   const noRef = [...preds.keys()].filter((id) => !refs.has(id)).map((id) => preds.get(id) as string);
@@ -397,14 +408,43 @@ export async function evaluateFolder(
       `No segmentations (.nii.gz or .nii) in ${predFolder} or ${refFolder}; check the folders.`,
     );
   }
-  const jobs = [...preds.entries()]
+  const pairs = [...preds.entries()]
     .sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
-    .map(([id, name]) => ({
-      reference: join(refFolder, refs.get(id) as string),
-      test: join(predFolder, name),
-      labels: labels.map((l) => (typeof l === 'number' ? l : [...l])),
-      metrics,
-    }));
+    .map(([id, name]) => ({ test: join(predFolder, name), reference: join(refFolder, refs.get(id) as string) }));
+  const summaryPath = join(predFolder, 'summary.json');
+  const { summary, cases } = await aggregateScores(pairs, labels, { ...options, jsonOutputFile: summaryPath });
+  return { summaryPath, summary, cases };
+}
+
+/** A prediction ("test") and its reference segmentation. */
+export interface ScorePair {
+  test: string;
+  reference: string;
+}
+
+export interface AggregateOptions extends EvaluateFolderOptions {
+  /** Where to write summary.json (atomically); nothing is written without it. */
+  jsonOutputFile?: string;
+}
+
+/**
+ * v1's aggregate_scores: scores every (prediction, reference) pair in worker threads, in the
+ * given order, builds the summary (per-case results and NaN-ignoring means) and writes it to
+ * `jsonOutputFile` when given.
+ */
+export async function aggregateScores(
+  pairs: readonly ScorePair[],
+  labels: readonly LabelSpec[],
+  options: AggregateOptions = {},
+): Promise<{ summary: SummaryJson; cases: CaseEvaluation[] }> {
+  checkLabels(labels);
+  const metrics = metricList(options);
+  const jobs = pairs.map((p) => ({
+    reference: p.reference,
+    test: p.test,
+    labels: labels.map((l) => (typeof l === 'number' ? l : [...l])),
+    metrics,
+  }));
   const pool: PoolOptions = {};
   if (options.workers !== undefined) pool.workers = options.workers;
   if (options.onProgress !== undefined) pool.onProgress = options.onProgress;
@@ -414,20 +454,51 @@ export async function evaluateFolder(
     pool,
   );
   const summary = buildSummary(cases, options);
-  const summaryPath = join(predFolder, 'summary.json');
-  const tmp = join(predFolder, `.summary.json.tmp-${process.pid}-${Date.now()}`);
+  if (options.jsonOutputFile !== undefined) writeSummaryJson(options.jsonOutputFile, summary);
+  return { summary, cases };
+}
+
+/** Writes summary.json atomically (temporary file, then rename) in v1's layout. */
+export function writeSummaryJson(path: string, summary: SummaryJson): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now()}`);
   try {
     writeFileSync(tmp, summaryJsonText(summary));
-    renameSync(tmp, summaryPath);
+    renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw new NnunetError(
       'ERR_DATASET',
-      `Cannot write ${summaryPath} (${(e as Error).message}); check that the folder is writable.`,
+      `Cannot write ${path} (${(e as Error).message}); check that the folder is writable.`,
       { cause: e },
     );
   }
-  return { summaryPath, summary, cases };
+}
+
+/**
+ * v1's foreground_mean (nnunet/evaluation/add_mean_dice_to_json.py): adds results.mean.mean, per
+ * metric of label "1" the NaN-ignoring mean over the foreground labels (every integer label but 0,
+ * -1 and 99; a label 99 is dropped). Returns a new summary.
+ */
+export function withForegroundMean(summary: SummaryJson): SummaryJson {
+  const mean = { ...summary.results.mean };
+  delete mean['99'];
+  const ids = Object.keys(mean)
+    .filter((k) => k !== 'mean' && /^-?\d+$/.test(k))
+    .map(Number)
+    .filter((c) => c !== 0 && c !== -1 && c !== 99);
+  const first = mean['1'];
+  if (first === undefined) {
+    throw new NnunetError(
+      'ERR_DATASET',
+      'the summary has no results for label 1, so no foreground mean can be formed; check the evaluated labels.',
+    );
+  }
+  const fg: LabelScores = {};
+  for (const metric of Object.keys(first)) {
+    fg[metric] = numpyNanmean(ids.map((c) => mean[String(c)]?.[metric] ?? Number.NaN));
+  }
+  mean.mean = fg;
+  return { ...summary, results: { ...summary.results, mean } };
 }
 
 /** One case for the evaluation worker: explicit metric names, so the worker needs no options. */
