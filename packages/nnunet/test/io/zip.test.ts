@@ -1,0 +1,140 @@
+/** Zip reader/writer: round trips, archives written by Python's zipfile with ZIP64 records, damage detection. */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { inflateRawSync } from 'node:zlib';
+import { METHOD_DEFLATE, METHOD_STORED, ZipReader, ZipWriter } from '../../src/io/zip.js';
+import { FIXTURES, tempDir } from '../helpers.js';
+
+const SHARING = join(FIXTURES, 'sharing');
+
+function randomBytes(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    b[i] = s >>> 24;
+  }
+  return b;
+}
+
+test('a ZIP64 archive written by Python zipfile (force_zip64 + ZIP64 end record) reads back byte-identical', async () => {
+  const expected = JSON.parse(readFileSync(join(SHARING, 'zip64.json'), 'utf8')) as {
+    name: string;
+    size: number;
+    sha256: string;
+  }[];
+  const z = ZipReader.open(join(SHARING, 'zip64.zip'));
+  assert.equal(z.zip64, true);
+  assert.deepEqual(
+    z.entries.map((e) => e.name),
+    expected.map((e) => e.name),
+  );
+  assert.deepEqual(
+    z.entries.map((e) => e.method),
+    [METHOD_DEFLATE, METHOD_STORED, METHOD_DEFLATE, METHOD_DEFLATE],
+  );
+  for (const [i, e] of z.entries.entries()) {
+    const data = await z.read(e);
+    assert.equal(data.length, expected[i]?.size);
+    assert.equal(createHash('sha256').update(data).digest('hex'), expected[i]?.sha256, e.name);
+  }
+  assert.equal(z.entries[0]?.mtime.getFullYear(), 2021);
+  assert.equal(z.entries[0]?.mtime.getSeconds(), 8);
+});
+
+test('writer round trip: deflate and stored, streamed files and buffers, UTF-8 names, extraction with CRC check', async () => {
+  const dir = tempDir();
+  const big = randomBytes(3_000_000, 1);
+  const text = Buffer.from('nnU-Net '.repeat(100_000));
+  writeFileSync(join(dir, 'big.bin'), big);
+  writeFileSync(join(dir, 'text.txt'), text);
+  writeFileSync(join(dir, 'empty'), Buffer.alloc(0));
+  const path = join(dir, 'a.zip');
+  const w = new ZipWriter(path);
+  await w.addFile('models/big.bin', join(dir, 'big.bin'), { method: METHOD_STORED });
+  await w.addFile('models/text.txt', join(dir, 'text.txt'));
+  await w.addFile('empty', join(dir, 'empty'));
+  w.addBuffer('grüße/ü.json', Buffer.from('{"a": 1}'));
+  assert.throws(() => w.addBuffer('models/text.txt', Buffer.alloc(1)), /already has an entry/);
+  assert.throws(() => w.addBuffer('../x', Buffer.alloc(1)), /not a valid relative entry name/);
+  assert.equal(existsSync(path), false, 'nothing under the final name before close');
+  w.close();
+  const z = ZipReader.open(path);
+  assert.equal(z.zip64, false);
+  assert.deepEqual(
+    z.entries.map((e) => [e.name, e.size, e.method]),
+    [
+      ['models/big.bin', big.length, METHOD_STORED],
+      ['models/text.txt', text.length, METHOD_DEFLATE],
+      ['empty', 0, METHOD_DEFLATE],
+      ['grüße/ü.json', 8, METHOD_DEFLATE],
+    ],
+  );
+  assert.ok((z.entries[1]?.compressedSize ?? 0) < text.length / 100, 'repetitive text deflates well');
+  const out = join(dir, 'big.out');
+  await z.extract(z.entries[0] as never, out);
+  assert.ok(readFileSync(out).equals(big));
+  assert.ok((await z.read(z.entries[1] as never)).equals(text));
+  assert.equal((await z.read(z.entries[2] as never)).length, 0);
+  assert.equal((await z.read(z.entries[3] as never)).toString(), '{"a": 1}');
+  // The local header's CRC and sizes were patched in after the data: decode the text member by hand.
+  const raw = readFileSync(path);
+  const off = z.entries[1]?.localHeaderOffset as number;
+  assert.equal(raw.readUInt32LE(off + 14), z.entries[1]?.crc32);
+  assert.equal(raw.readUInt32LE(off + 18), z.entries[1]?.compressedSize);
+  const start = off + 30 + raw.readUInt16LE(off + 26) + raw.readUInt16LE(off + 28);
+  assert.ok(inflateRawSync(raw.subarray(start, start + (z.entries[1]?.compressedSize as number))).equals(text));
+});
+
+test('forced ZIP64 records and more than 65535 entries read back', async () => {
+  const dir = tempDir();
+  const forced = join(dir, 'f.zip');
+  const w = new ZipWriter(forced, { forceZip64: true });
+  w.addBuffer('a.txt', Buffer.from('hello'));
+  writeFileSync(join(dir, 'b'), randomBytes(70_000, 2));
+  await w.addFile('b.bin', join(dir, 'b'));
+  w.close();
+  const z = ZipReader.open(forced);
+  assert.equal(z.zip64, true);
+  assert.equal((await z.read(z.entries[0] as never)).toString(), 'hello');
+  assert.ok((await z.read(z.entries[1] as never)).equals(randomBytes(70_000, 2)));
+
+  const many = join(dir, 'many.zip');
+  const m = new ZipWriter(many, { level: 1 });
+  const N = 70_000;
+  for (let i = 0; i < N; i++) m.addBuffer(`f/${i}`, Buffer.from(String(i)));
+  m.close();
+  const r = ZipReader.open(many);
+  assert.equal(r.zip64, true, 'entry count past 65535 needs the ZIP64 end record');
+  assert.equal(r.entries.length, N);
+  assert.equal((await r.read(r.entries[N - 1] as never)).toString(), String(N - 1));
+  assert.equal(readFileSync(many).readUInt16LE(readFileSync(many).length - 22 + 10), 0xffff);
+});
+
+test('a damaged member fails its CRC check and leaves no file; a truncated archive is refused', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'a.zip');
+  const w = new ZipWriter(path);
+  const data = randomBytes(10_000, 3);
+  w.addBuffer('x.bin', data, { method: METHOD_STORED });
+  w.close();
+  const bytes = readFileSync(path);
+  const z0 = ZipReader.open(path);
+  const start = (z0.entries[0]?.localHeaderOffset as number) + 30 + 'x.bin'.length;
+  bytes[start + 5000] = (bytes[start + 5000] as number) ^ 0xff;
+  const bad = join(dir, 'bad.zip');
+  writeFileSync(bad, bytes);
+  const z = ZipReader.open(bad);
+  const out = join(dir, 'x.out');
+  await assert.rejects(z.extract(z.entries[0] as never, out), /bad\.zip is damaged: x\.bin fails its CRC-32 check/);
+  assert.equal(existsSync(out), false);
+  writeFileSync(join(dir, 'cut.zip'), bytes.subarray(0, 4000));
+  assert.throws(
+    () => ZipReader.open(join(dir, 'cut.zip')),
+    /cut\.zip is not a readable zip archive \(no end-of-central-directory/,
+  );
+  assert.throws(() => ZipReader.open(join(dir, 'missing.zip')), /missing\.zip does not exist/);
+});
