@@ -9,15 +9,10 @@ import { readPostprocessingJson } from '../../src/postprocessing/connected-compo
 import { consolidateFolds } from '../../src/postprocessing/consolidate.js';
 import { determinePostprocessing, pythonMinSizesText } from '../../src/postprocessing/determine.js';
 import { tempDir } from '../helpers.js';
-import { type Box, dice, paint, writeCases, writeSummary } from './synthetic.js';
+import { blobBox, dice, ORGAN_BOXES, paint, writeCases, writeSummary } from './synthetic.js';
 
-// Class 1 (18 voxels) touching class 2 (12 voxels): one foreground component of 30 voxels.
-const ORGAN: Box[] = [
-  { label: 1, z: [0, 2], y: [0, 3], x: [0, 3] },
-  { label: 2, z: [0, 2], y: [0, 3], x: [3, 5] },
-];
-/** A separate 4-voxel blob of `label` in the far corner (z 3, y 6-7) at x 0-1 or 6-7. */
-const blob = (label: number, right = false): Box => ({ label, z: [3, 4], y: [6, 8], x: right ? [6, 8] : [0, 2] });
+const ORGAN = ORGAN_BOXES;
+const blob = blobBox;
 
 async function setUp(gt: Record<string, Uint8Array>, pred: Record<string, Uint8Array>, labels: number[]) {
   const base = tempDir('nnunet-pp-');

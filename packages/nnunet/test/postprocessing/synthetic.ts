@@ -60,3 +60,14 @@ export async function writeSummary(
 export function dice(tp: number, fp: number, fn: number): number {
   return (2 * tp) / (2 * tp + fp + fn);
 }
+
+/** Class 1 (18 voxels) touching class 2 (12 voxels): one foreground component of 30 voxels. */
+export const ORGAN_BOXES: readonly Box[] = [
+  { label: 1, z: [0, 2], y: [0, 3], x: [0, 3] },
+  { label: 2, z: [0, 2], y: [0, 3], x: [3, 5] },
+];
+
+/** A separate 4-voxel blob of `label` in the far corner (z 3, y 6-7) at x 0-1, or x 6-7 when `right`. */
+export function blobBox(label: number, right = false): Box {
+  return { label, z: [3, 4], y: [6, 8], x: right ? [6, 8] : [0, 2] };
+}
