@@ -13,8 +13,10 @@ const spec: CommandSpec = {
   name: 'nnUNet_train',
   summary:
     'usage: nnUNet_train CONFIGURATION TRAINER TASK FOLD [options]\n' +
-    "Trains one fold (0-4 or all) of 2d, 3d_fullres or 3d_lowres with nnU-Net v1's recipe into\n" +
-    '$RESULTS_FOLDER/nnUNet/CONFIGURATION/TASK/TRAINER__nnUNetPlansv2.1/fold_FOLD, then validates it.',
+    "Trains one fold (0-4 or all) of 2d, 3d_fullres, 3d_lowres or 3d_cascade_fullres with nnU-Net v1's\n" +
+    'recipe into $RESULTS_FOLDER/nnUNet/CONFIGURATION/TASK/TRAINER__nnUNetPlansv2.1/fold_FOLD, then validates\n' +
+    'it. A 3d_lowres fold also predicts its validation cases into pred_next_stage/ for the cascade;\n' +
+    '3d_cascade_fullres (trainer nnUNetTrainerV2CascadeFullRes) needs those of all 3d_lowres folds.',
   options: {
     '--npz': { kind: 'flag', help: 'save the validation softmax (.npz) for nnUNet_find_best_configuration' },
     '-c': {
@@ -27,7 +29,14 @@ const spec: CommandSpec = {
     '--valbest': { kind: 'flag', help: 'validate with model_best instead of the final model' },
     '--fp32': { kind: 'flag', help: 'no mixed precision (the CPU always trains in float32)' },
     '-p': { kind: 'string', help: 'plans identifier (only nnUNetPlansv2.1)' },
-    '-pretrained_weights': { kind: 'string', help: 'not supported yet' },
+    '-pretrained_weights': {
+      kind: 'string',
+      help: 'initialise the network from this checkpoint (.safetensors); heads of another shape are skipped',
+    },
+    '--disable_next_stage_pred': {
+      kind: 'flag',
+      help: '3d_lowres: do not predict the validation cases for the cascade (pred_next_stage)',
+    },
     '--deterministic': { kind: 'flag', help: 'accepted; runs are seeded and reproducible on the CPU' },
     '--disable_saving': { kind: 'flag', help: 'write no checkpoints or plots' },
     '--epochs': { kind: 'int', help: "number of epochs (default: the trainer's, 1000)" },
@@ -59,8 +68,6 @@ await runCommand(spec, async (args) => {
       `CONFIGURATION must be one of ${CONFIGURATIONS.join(', ')}, got "${configuration}".`,
     );
   }
-  if (args.has('-pretrained_weights'))
-    throw new NnunetError('ERR_ARGUMENT', '-pretrained_weights is not supported in this version yet.');
   const p = args.get('-p') as string | undefined;
   if (p !== undefined && p !== 'nnUNetPlansv2.1')
     throw new NnunetError('ERR_ARGUMENT', `Only the nnUNetPlansv2.1 plans are supported, got -p ${p}.`);
@@ -87,6 +94,8 @@ await runCommand(spec, async (args) => {
     validateBest: args.get('--valbest') === true,
     saveNpz: args.get('--npz') === true,
     disableSaving: args.get('--disable_saving') === true,
+    disableNextStagePred: args.get('--disable_next_stage_pred') === true,
+    ...(args.has('-pretrained_weights') ? { pretrainedWeights: args.get('-pretrained_weights') as string } : {}),
     ...(epochs !== undefined ? { epochs } : {}),
     ...(args.has('--iters-per-epoch') ? { itersPerEpoch: args.get('--iters-per-epoch') as number } : {}),
     ...(args.has('--val-iters-per-epoch') ? { valItersPerEpoch: args.get('--val-iters-per-epoch') as number } : {}),
@@ -105,4 +114,6 @@ await runCommand(spec, async (args) => {
     },
   });
   process.stdout.write(`fold folder: ${r.foldFolder}\nvalidation summary: ${r.validationSummary ?? '(none)'}\n`);
+  if (r.nextStagePredictions.length > 0)
+    process.stdout.write(`${r.nextStagePredictions.length} case(s) predicted for the next stage of the cascade\n`);
 });

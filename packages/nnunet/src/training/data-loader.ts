@@ -16,6 +16,7 @@ import { NnunetError } from '../errors.js';
 import { readNpyHeader } from '../io/npy.js';
 import { LegacyRandomState } from '../util/mt19937.js';
 import { type Block, fileReader, memoryReader, Scratch, type VolumeReader } from './data-loader-npy.js';
+import { segFromPrevStagePath, unpackSegFromPrevStage } from './prev-stage.js';
 import { compareCodePoints } from './splits.js';
 
 /** nnUNetTrainer's oversample_foreground_percent: the share of each batch forced to show foreground. */
@@ -47,6 +48,11 @@ export interface CaseRecord {
   classLocations: Record<string, Int32Array>;
   /** The whole array, over a SharedArrayBuffer, when the dataset was loaded in memory. */
   array?: Float32Array;
+  /**
+   * The cascade's segmentation from the previous stage (unpacked CASE_segFromPrevStage.npy, uint8
+   * (z, y, x) of the case's spatial shape): patches carry it as a second segmentation channel.
+   */
+  prevStage?: { file: string; dataOffset: number };
 }
 
 export interface LoadDatasetOptions {
@@ -57,6 +63,11 @@ export interface LoadDatasetOptions {
    * each patch from its file.
    */
   inMemory?: boolean;
+  /**
+   * The cascade: the folder of CASE_segFromPrevStage.npz files (the 3d_lowres pred_next_stage);
+   * each case's map is unpacked to .npy once and must have the case's spatial shape.
+   */
+  prevStageFolder?: string;
 }
 
 /** The case identifiers of a preprocessed stage folder (CASE.npy with CASE.json), sorted. */
@@ -145,6 +156,22 @@ export function loadDataset(folder: string, options: LoadDatasetOptions = {}): C
       classLocations[label] = flat;
     }
     const record: CaseRecord = { key, file, dataOffset: header.dataOffset, shape, classLocations };
+    if (options.prevStageFolder !== undefined) {
+      const npz = segFromPrevStagePath(options.prevStageFolder, key);
+      if (!existsSync(npz))
+        throw new NnunetError(
+          'ERR_NOT_FOUND',
+          `${npz} is missing: predict the next stage with every 3d_lowres fold of this task (nnUNet_train 3d_lowres TRAINER TASK FOLD, or -val to redo only the prediction).`,
+        );
+      const prev = unpackSegFromPrevStage(npz);
+      const spatial = s.length === 4 ? shape.slice(1) : shape.slice(2);
+      if (prev.shape.length !== spatial.length || prev.shape.some((v, d) => v !== spatial[d]))
+        throw new NnunetError(
+          'ERR_DATASET',
+          `${npz} has shape (${prev.shape}) but ${file} is (${spatial}): the 3d_lowres predictions belong to other preprocessed data; rerun the 3d_lowres prediction for the next stage (nnUNet_train 3d_lowres ... -val).`,
+        );
+      record.prevStage = { file: prev.file, dataOffset: prev.dataOffset };
+    }
     if (options.inMemory === true)
       record.array = readWhole(
         file,
@@ -213,7 +240,10 @@ export interface DataLoaderOptions {
   padSides?: readonly number[] | null;
 }
 
-/** A batch: data [B, C, ...patch] and seg [B, 1, ...patch], float32 C order; keys[b] is item b's case. */
+/**
+ * A batch: data [B, C, ...patch] and seg [B, 1, ...patch] (cascade: [B, 2, ...patch], channel 1 the
+ * previous stage's labels), float32 C order; keys[b] is item b's case.
+ */
 export interface LoaderBatch {
   data: Float32Array;
   dataShape: number[];
@@ -303,12 +333,68 @@ function cropChannel(
   }
 }
 
+/**
+ * Copies the (z, y, x) box at `start` of a uint8 (Z, Y, X) .npy into `dst[dstBase ..]` laid out as
+ * `patch`, 0 where the box leaves the volume; one read per slice.
+ */
+function cropPrevStage(
+  source: { file: string; dataOffset: number },
+  spatial: readonly number[],
+  start: readonly number[],
+  patch: readonly number[],
+  dst: Float32Array,
+  dstBase: number,
+  scratch: { buffer: Uint8Array },
+): void {
+  const [pz, py, px] = patch as [number, number, number];
+  dst.fill(0, dstBase, dstBase + pz * py * px);
+  const lo = start.map((s) => Math.max(0, s));
+  const hi = start.map((s, d) => Math.min(spatial[d] as number, s + (patch[d] as number)));
+  if (lo.some((l, d) => l >= (hi[d] as number))) return;
+  const [z0, y0, x0] = lo as [number, number, number];
+  const [z1, y1, x1] = hi as [number, number, number];
+  const [sz, sy, sx] = start as [number, number, number];
+  const [, Y, X] = spatial as [number, number, number];
+  const rows = (y1 - y0) * X;
+  if (scratch.buffer.length < rows) scratch.buffer = new Uint8Array(rows);
+  const bytes = scratch.buffer;
+  let fd: number;
+  try {
+    fd = openSync(source.file, 'r');
+  } catch {
+    throw new NnunetError(
+      'ERR_NOT_FOUND',
+      `${source.file} cannot be opened: it is unpacked again from its .npz when training starts.`,
+    );
+  }
+  try {
+    for (let z = z0; z < z1; z++) {
+      const position = source.dataOffset + (z * Y + y0) * X;
+      let done = 0;
+      while (done < rows) {
+        const n = readSync(fd, bytes, done, rows - done, position + done);
+        if (n === 0) throw new NnunetError('ERR_DATASET', `${source.file} is truncated: delete it and train again.`);
+        done += n;
+      }
+      for (let y = y0; y < y1; y++) {
+        let s = (y - y0) * X + x0;
+        let d = dstBase + ((z - sz) * py + (y - sy)) * px + (x0 - sx);
+        for (const end = s + (x1 - x0); s < end; ) dst[d++] = bytes[s++] as number;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** v1's DataLoader3D / DataLoader2D over a list of cases. */
 export class DataLoader {
   /** [B, C, ...patchSize]. */
   readonly dataShape: readonly number[];
-  /** [B, 1, ...patchSize]. */
+  /** [B, 1, ...patchSize], or [B, 2, ...patchSize] with the previous stage's segmentation. */
   readonly segShape: readonly number[];
+  /** Whether the cases carry a previous-stage segmentation (v1's has_prev_stage). */
+  readonly hasPrevStage: boolean;
   readonly #cases: readonly CaseRecord[];
   readonly #dim: 2 | 3;
   readonly #patch: number[];
@@ -319,6 +405,7 @@ export class DataLoader {
   readonly #foreground: ForegroundClass[][];
   readonly #sliceIndex = new Map<string, SliceIndex>();
   readonly #scratch = new Scratch();
+  readonly #bytes: { buffer: Uint8Array } = { buffer: new Uint8Array(0) };
 
   constructor(dataset: readonly CaseRecord[], options: DataLoaderOptions) {
     const dim = options.dim;
@@ -345,8 +432,17 @@ export class DataLoader {
           `Case ${c.key} has ${c.shape[0] - 1} modalities where ${(dataset[0] as CaseRecord).key} has ${channels - 1}: rerun nnUNet_plan_and_preprocess.`,
         );
     this.#channels = channels - 1;
+    const withPrev = dataset.filter((c) => c.prevStage !== undefined).length;
+    if (withPrev !== 0 && withPrev !== dataset.length)
+      throw new NnunetError(
+        'ERR_DATASET',
+        `${dataset.length - withPrev} of ${dataset.length} cases have no segmentation from the previous stage: load every case with the same prevStageFolder.`,
+      );
+    this.hasPrevStage = withPrev > 0;
+    if (this.hasPrevStage && dim !== 3)
+      throw new NnunetError('ERR_ARGUMENT', 'The cascade (previous-stage segmentations) exists for 3-D patches only.');
     this.dataShape = [this.#batchSize, this.#channels, ...this.#patch];
-    this.segShape = [this.#batchSize, 1, ...this.#patch];
+    this.segShape = [this.#batchSize, this.hasPrevStage ? 2 : 1, ...this.#patch];
     this.#foreground = dataset.map((c) =>
       Object.entries(c.classLocations)
         .map(([label, voxels]) => ({ label: Number(label), voxels }))
@@ -368,12 +464,13 @@ export class DataLoader {
     const n = this.#cases.length;
     const picks = Array.from({ length: B }, () => rng.interval(n - 1));
     const P = this.#patch.reduce((a, b) => a * b, 1);
+    const S = this.hasPrevStage ? 2 : 1;
     const data = out?.data ?? new Float32Array(B * this.#channels * P);
-    const seg = out?.seg ?? new Float32Array(B * P);
-    if (data.length !== B * this.#channels * P || seg.length !== B * P)
+    const seg = out?.seg ?? new Float32Array(B * S * P);
+    if (data.length !== B * this.#channels * P || seg.length !== B * S * P)
       throw new NnunetError(
         'ERR_ARGUMENT',
-        `generateBatch: out arrays must hold ${B * this.#channels * P} and ${B * P} values, got ${data.length} and ${seg.length}.`,
+        `generateBatch: out arrays must hold ${B * this.#channels * P} and ${B * S * P} values, got ${data.length} and ${seg.length}.`,
       );
     const keys = picks.map((p, j) => {
       this.#item(rng, p, this.forcesForeground(j), j, data, seg);
@@ -445,7 +542,11 @@ export class DataLoader {
     try {
       const shape3 = [Z, Y, X];
       for (let c = 0; c < C; c++) cropChannel(reader, c, shape3, start3, patch3, data, (j * C + c) * P, DATA_PAD_VALUE);
-      cropChannel(reader, C, shape3, start3, patch3, seg, j * P, SEG_PAD_VALUE);
+      const S = this.hasPrevStage ? 2 : 1;
+      cropChannel(reader, C, shape3, start3, patch3, seg, j * S * P, SEG_PAD_VALUE);
+      // v1 pads the previous stage's labels with 0 (the target with -1)
+      if (rec.prevStage !== undefined)
+        cropPrevStage(rec.prevStage, shape3, start3, patch3, seg, (j * S + 1) * P, this.#bytes);
     } finally {
       reader.close();
     }

@@ -5,6 +5,10 @@
  * validation batches with the EMA pseudo-Dice, checkpoints (latest every 50 epochs, best on a new
  * best EMA, final), progress.png, a training log, resume, and the final validation of the fold.
  * Trainer variants are small entries in TRAINERS.
+ *
+ * The cascade: a 3d_lowres fold ends by predicting its validation cases for the next stage
+ * (cascade.ts); nnUNetTrainerV2CascadeFullRes (3d_cascade_fullres) trains on the full-resolution
+ * stage with those predictions as extra one-hot input channels.
  */
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,8 +30,20 @@ import { initWeightsHe } from '../network/init.js';
 import { requireEnvFolder, resolveTaskName } from '../paths.js';
 import { readPlans } from '../planning/plan-from-fingerprint.js';
 import type { Plans } from '../planning/plans.js';
-import { type AugmentationParams, trainerV2AugmentationParams } from './augmentation/index.js';
+import {
+  type AugmentationParams,
+  CASCADE_AUGMENTATION_V1,
+  type CascadeAugmentationParams,
+  trainerV2AugmentationParams,
+} from './augmentation/index.js';
 import { BatchProducer, type ProducedBatch } from './batch-producer.js';
+import {
+  cascadeLabels,
+  PRED_NEXT_STAGE_FOLDER,
+  predictNextStage,
+  prevStageFolder,
+  requirePrevStageSegmentations,
+} from './cascade.js';
 import {
   checkpointToContinue,
   loadTrainingCheckpoint,
@@ -43,6 +59,7 @@ import {
   OnlineEvaluation,
 } from './loss.js';
 import { polyLr } from './lr-schedule.js';
+import { loadPretrainedWeights } from './pretrained.js';
 import { writeProgressPng } from './progress-plot.js';
 import { type Fold, parseFold, readOrCreateSplits, splitForFold } from './splits.js';
 import { validateFold } from './validate.js';
@@ -54,6 +71,8 @@ export interface TrainerSpec {
   valItersPerEpoch: number;
   augmentation: boolean;
   mirroring: boolean;
+  /** Second stage of the cascade (3d_cascade_fullres): the 3d_lowres trainer whose predictions it reads. */
+  cascade?: { previousTrainer: string };
 }
 
 const V2: TrainerSpec = {
@@ -73,6 +92,7 @@ export const TRAINERS: Record<string, TrainerSpec> = {
   nnUNetTrainerV2_100epochs: { ...V2, maxEpochs: 100 },
   nnUNetTrainerV2_noDataAugmentation: { ...V2, augmentation: false, mirroring: false },
   nnUNetTrainerV2_noMirroring: { ...V2, mirroring: false },
+  nnUNetTrainerV2CascadeFullRes: { ...V2, cascade: { previousTrainer: 'nnUNetTrainerV2' } },
 };
 
 export function getTrainer(name: string): TrainerSpec {
@@ -93,6 +113,33 @@ export const WEIGHT_DECAY = 3e-5;
 export const GRAD_CLIP_NORM = 12;
 /** v1 saves model_latest every this many epochs. */
 export const SAVE_EVERY = 50;
+/**
+ * nnUNetTrainerV2.on_epoch_end: when the pseudo-Dice of epoch MOMENTUM_RESCUE_EPOCH (0-based) is
+ * exactly 0, the momentum drops to RESCUE_MOMENTUM and the network is initialised afresh.
+ */
+export const MOMENTUM_RESCUE_EPOCH = 100;
+export const RESCUE_MOMENTUM = 0.95;
+
+/** Whether v1's epoch-100 rule fires after `epoch` (0-based) with that epoch's pseudo-Dice. */
+export function needsMomentumRescue(epoch: number, pseudoDice: number): boolean {
+  return epoch === MOMENTUM_RESCUE_EPOCH && pseudoDice === 0;
+}
+
+/**
+ * v1's rescue: momentum RESCUE_MOMENTUM from now on (the momentum buffers are kept, as v1 keeps
+ * them) and He-initialised weights (negative slope 1e-2) drawn from `seed`.
+ */
+export function rescueMomentum(net: GenericUNet, optimizer: SGD, seed: number): void {
+  optimizer.options = { ...optimizer.options, momentum: RESCUE_MOMENTUM };
+  // A fresh network on the CPU gives the new weights, whatever device `net` is on.
+  const fresh = new GenericUNet(net.config);
+  try {
+    initWeightsHe(fresh, { generator: new Generator(seed) });
+    net.loadStateDict(fresh.stateDict());
+  } finally {
+    fresh.dispose();
+  }
+}
 
 export interface TrainOptions {
   configuration: Configuration;
@@ -117,6 +164,15 @@ export interface TrainOptions {
   seed?: number;
   workers?: number;
   threads?: number;
+  /**
+   * A checkpoint (.safetensors) whose weights initialise the network, by v1's load_pretrained_weights
+   * rules (ignored when continuing with -c).
+   */
+  pretrainedWeights?: string;
+  /** 3d_lowres: skip the prediction of the validation cases for the cascade (v1's --disable_next_stage_pred). */
+  disableNextStagePred?: boolean;
+  /** Cascade augmentation parameters (default CASCADE_AUGMENTATION_V1, what v1's trainer runs). */
+  cascadeAugmentation?: CascadeAugmentationParams;
   /** Set by the caller to stop after the current epoch (save, then validate). */
   stopRequested?: () => boolean;
   log?: (line: string) => void;
@@ -131,6 +187,8 @@ export interface TrainResult {
   foldFolder: string;
   epochs: number;
   validationSummary: string | null;
+  /** 3d_lowres: the CASE_segFromPrevStage.npz files written for the cascade. */
+  nextStagePredictions: string[];
 }
 
 function mean(v: readonly number[]): number {
@@ -141,10 +199,20 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
   const env = o.env ?? process.env;
   const trainerName = o.trainer ?? 'nnUNetTrainerV2';
   const spec = getTrainer(trainerName);
-  if (o.configuration === '3d_cascade_fullres') {
+  const isCascade = o.configuration === '3d_cascade_fullres';
+  if (isCascade && spec.cascade === undefined) {
     throw new NnunetError(
       'ERR_ARGUMENT',
-      '3d_cascade_fullres is not supported in this version yet: train 3d_fullres, 3d_lowres or 2d.',
+      `3d_cascade_fullres needs a cascade trainer (${Object.entries(TRAINERS)
+        .filter(([, t]) => t.cascade !== undefined)
+        .map(([n]) => n)
+        .join(', ')}), got ${trainerName}.`,
+    );
+  }
+  if (!isCascade && spec.cascade !== undefined) {
+    throw new NnunetError(
+      'ERR_ARGUMENT',
+      `${trainerName} trains the second stage of the cascade: use it with 3d_cascade_fullres, not ${o.configuration}.`,
     );
   }
   if (o.threads !== undefined) setNumThreads(o.threads);
@@ -161,6 +229,12 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
     );
   }
   const plans: Plans = readPlans(plansPath);
+  if (isCascade && Object.keys(plans.plans_per_stage).length < 2) {
+    throw new NnunetError(
+      'ERR_ARGUMENT',
+      `3d_cascade_fullres only applies when the plans have two stages; ${plansPath} has one, so this task needs no cascade: train 3d_fullres instead.`,
+    );
+  }
   const stage = stageForConfiguration(plans, o.configuration);
   const stagePlan = plans.plans_per_stage[stage];
   if (stagePlan === undefined) throw new NnunetError('ERR_DATASET', `${plansPath} has no stage ${stage}.`);
@@ -193,9 +267,22 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
   const device = o.device ?? 'cpu';
   const seed = o.seed ?? 12345;
   const mirrorAxes = spec.mirroring ? defaultMirrorAxes(plans, stage) : [];
-  const config = unetConfigFromPlans(plans, stage, { deepSupervision: true });
+  // The cascade network also takes the previous stage's labels, one channel per foreground label.
+  const labels = cascadeLabels(plans);
+  const prevFolder = spec.cascade === undefined ? null : prevStageFolder(results, task, spec.cascade.previousTrainer);
+  if (prevFolder !== null && spec.cascade !== undefined)
+    requirePrevStageSegmentations(prevFolder, caseIds, { task, previousTrainer: spec.cascade.previousTrainer, splits });
+  const baseConfig = unetConfigFromPlans(plans, stage, { deepSupervision: true });
+  const config = isCascade ? { ...baseConfig, inputChannels: baseConfig.inputChannels + labels.length } : baseConfig;
   const net = new GenericUNet(config);
   initWeightsHe(net, { generator: new Generator(seed) });
+  const resuming = o.continueTraining === true || o.validationOnly === true;
+  if (o.pretrainedWeights !== undefined && !resuming) {
+    const r = loadPretrainedWeights(net, o.pretrainedWeights);
+    log(
+      `pretrained weights from ${o.pretrainedWeights}: ${r.loaded.length} parameters loaded, ${r.skipped.length} kept as initialised${r.skipped.length > 0 ? ` (${r.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})` : ''}`,
+    );
+  }
   if (device === 'cuda') net.to('cuda');
   const params = net.parameters();
   const optimizer = new SGD(params, { lr: INITIAL_LR, momentum: MOMENTUM, nesterov: true, weightDecay: WEIGHT_DECAY });
@@ -212,6 +299,7 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
     fold: String(fold),
     epoch: 0,
     mirror_axes: mirrorAxes,
+    ...(isCascade ? { input_channels: config.inputChannels, cascade_labels: labels } : {}),
   };
   let state: TrainerState = {
     epoch: 0,
@@ -273,8 +361,10 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
     const dim = stagePlan.patch_size.length as 2 | 3;
     const batchSize = o.batchSize ?? stagePlan.batch_size;
     const transformModule = new URL('./train-transform.js', import.meta.url);
+    const cascadeAugmentation = o.cascadeAugmentation ?? CASCADE_AUGMENTATION_V1;
+    const withPrev = prevFolder === null ? {} : { prevStageFolder: prevFolder };
     const trainProducer = new BatchProducer({
-      dataset: loadDataset(dataFolder, { keys: split.train }),
+      dataset: loadDataset(dataFolder, { keys: split.train, ...withPrev }),
       loader: {
         dim,
         patchSize: basic?.basicGeneratorPatchSize ?? stagePlan.patch_size,
@@ -284,15 +374,24 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
       seed,
       startIndex: state.epoch * iters,
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
-      transform: { module: transformModule, options: { params: augParams } },
+      transform: {
+        module: transformModule,
+        options: {
+          params: augParams,
+          ...(isCascade ? { cascade: { labels, augmentation: spec.augmentation ? cascadeAugmentation : null } } : {}),
+        },
+      },
     });
     const valProducer = new BatchProducer({
-      dataset: loadDataset(dataFolder, { keys: split.val }),
+      dataset: loadDataset(dataFolder, { keys: split.val, ...withPrev }),
       loader: { dim, patchSize: stagePlan.patch_size, finalPatchSize: stagePlan.patch_size, batchSize },
       seed: (seed + 1) >>> 0,
       startIndex: state.epoch * valIters,
       workers: 1,
-      transform: { module: transformModule, options: { params: null } },
+      transform: {
+        module: transformModule,
+        options: { params: null, ...(isCascade ? { cascade: { labels, augmentation: null } } : {}) },
+      },
     });
     log(
       `training ${trainerName} ${o.configuration} ${task} fold ${fold}: ${split.train.length} training and ${split.val.length} validation cases, epochs ${state.epoch}..${maxEpochs - 1}, ${iters} iterations per epoch, batch ${batchSize}`,
@@ -374,6 +473,12 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
             state.log,
             `${task} ${o.configuration} fold ${fold}`,
           );
+        if (needsMomentumRescue(epoch, pseudoDice)) {
+          rescueMomentum(net, optimizer, (seed + MOMENTUM_RESCUE_EPOCH) >>> 0);
+          log(
+            `At epoch ${epoch} the mean foreground Dice was 0, which a too high momentum can cause: momentum is now ${RESCUE_MOMENTUM} and the network weights were initialised again.`,
+          );
+        }
         if (o.stopRequested?.()) {
           log(`stopping after epoch ${epoch} as requested`);
           break;
@@ -400,6 +505,10 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
       deep_supervision_weights: dsWeights,
       deep_supervision_scales: dsScales,
       mirror_axes: mirrorAxes,
+      ...(isCascade
+        ? { cascade_labels: labels, seg_from_prev_stage_folder: prevFolder, cascade_augmentation: cascadeAugmentation }
+        : {}),
+      ...(o.pretrainedWeights !== undefined && !resuming ? { pretrained_weights: o.pretrainedWeights } : {}),
       initial_lr: INITIAL_LR,
       momentum: MOMENTUM,
       weight_decay: WEIGHT_DECAY,
@@ -418,6 +527,7 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
     mirrorAxes,
     saveNpz: o.saveNpz === true,
     device,
+    ...(prevFolder !== null ? { prevStage: { folder: prevFolder, labels } } : {}),
   });
   validationSummary = evaluation.summaryPath;
   const means = evaluation.summary.results.mean as Record<string, Record<string, number>>;
@@ -426,7 +536,21 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
       .map(([k, v]) => `${k}: ${Number(v.Dice).toFixed(4)}`)
       .join(', ')}`,
   );
+  let nextStagePredictions: string[] = [];
+  if (o.configuration === '3d_lowres' && o.disableNextStagePred !== true) {
+    const nextStage = stageForConfiguration(plans, '3d_fullres');
+    const outputFolder = join(trainerFolder, PRED_NEXT_STAGE_FOLDER);
+    log(`predicting ${split.val.length} cases for the next stage of the cascade into ${outputFolder}`);
+    nextStagePredictions = predictNextStage(net, plans, stage, {
+      lowresFolder: dataFolder,
+      nextStageFolder: join(preprocessed, `${plans.data_identifier}_stage${nextStage}`),
+      outputFolder,
+      caseIds: split.val,
+      mirrorAxes,
+      device,
+    });
+  }
   net.dispose();
   optimizer.dispose();
-  return { foldFolder, epochs: state.epoch, validationSummary };
+  return { foldFolder, epochs: state.epoch, validationSummary, nextStagePredictions };
 }

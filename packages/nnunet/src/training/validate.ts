@@ -2,7 +2,8 @@
  * The final validation of a fold (v1's nnUNetTrainer.validate): every validation case's
  * preprocessed data is predicted with the sliding window (mirroring, Gaussian weighting, step
  * 0.5), exported on the original grid into validation_raw/ (with the softmax .npz when asked),
- * and the folder is evaluated against the ground truth into validation_raw/summary.json.
+ * and the folder is evaluated against the ground truth into validation_raw/summary.json. For the
+ * cascade the 3d_lowres predictions join the data as one-hot channels, as in training.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { predictSlidingWindow2D, predictSlidingWindow3D } from '../inference/sli
 import { readNpy } from '../io/npy.js';
 import type { GenericUNet } from '../network/generic-unet.js';
 import type { Plans } from '../planning/plans.js';
+import { appendPrevStage } from './cascade.js';
 
 export interface ValidateOptions {
   stagePreprocessedFolder: string;
@@ -31,6 +33,11 @@ export interface ValidateOptions {
   saveNpz?: boolean;
   stepSize?: number;
   device?: 'cpu' | 'cuda';
+  /**
+   * The cascade (3d_cascade_fullres): the 3d_lowres pred_next_stage folder whose
+   * CASE_segFromPrevStage.npz joins each case as one-hot channels of `labels`.
+   */
+  prevStage?: { folder: string; labels: readonly number[] };
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -54,7 +61,13 @@ export async function validateFold(
       const props = readCroppedProperties(o.stagePreprocessedFolder, id);
       const C = (shape[0] as number) - 1;
       const spatial = shape.slice(1);
-      const input = (data as Float32Array).subarray(0, C * spatial.reduce((a, b) => a * b, 1));
+      let input = (data as Float32Array).subarray(0, C * spatial.reduce((a, b) => a * b, 1));
+      let inputShape = [C, ...spatial];
+      if (o.prevStage !== undefined) {
+        const withPrev = appendPrevStage(input, inputShape, o.prevStage.folder, id, o.prevStage.labels);
+        input = withPrev.data;
+        inputShape = withPrev.shape;
+      }
       const opts = {
         patchSize: stagePlan.patch_size,
         numClasses,
@@ -66,8 +79,8 @@ export async function validateFold(
       } as const;
       const network = (x: Tensor) => net.forwardLogits(x);
       const { softmax } = is2d
-        ? predictSlidingWindow2D(network, input, [C, ...spatial], opts)
-        : predictSlidingWindow3D(network, input, [C, ...spatial], opts);
+        ? predictSlidingWindow2D(network, input, inputShape, opts)
+        : predictSlidingWindow3D(network, input, inputShape, opts);
       const r = softmaxToSegmentation(softmax, [numClasses, ...spatial], props as never, {
         transposeBackward: plans.transpose_backward,
         keepSoftmax: o.saveNpz === true,
