@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NnunetError } from '../errors.js';
+import { availableModelsJson, availableModelsText } from '../sharing/pretrained-models.js';
+import type { CommandSpec } from './args.js';
+import { runCommand } from './run.js';
+
+const spec: CommandSpec = {
+  name: 'nnUNet_print_available_pretrained_models',
+  summary: 'Lists the pretrained models nnU-Net v1 published (install one with nnUNet_download_pretrained_model TASK).',
+  options: {
+    '--export': { kind: 'string', help: 'existing folder to also save the list to as available_models.json' },
+  },
+};
+
+await runCommand(spec, async (args) => {
+  const folder = args.get('--export') as string | undefined;
+  if (folder !== undefined && !(existsSync(folder) && statSync(folder).isDirectory())) {
+    throw new NnunetError('ERR_ARGUMENT', `--export ${folder} is not a folder: give an existing folder.`);
+  }
+  process.stdout.write(availableModelsText());
+  if (folder !== undefined) {
+    const path = join(folder, 'available_models.json');
+    const tmp = `${path}.tmp-${process.pid}`;
+    writeFileSync(tmp, availableModelsJson());
+    renameSync(tmp, path);
+    process.stdout.write(`Data successfully exported to ${path}\n`);
+  }
+});
