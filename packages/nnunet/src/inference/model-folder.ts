@@ -3,18 +3,23 @@
  *   $RESULTS_FOLDER/nnUNet/<configuration>/<TaskXXX_NAME>/<trainer>__<plans identifier>/
  *     plans.json                              the plans the model was trained with
  *     fold_<N>/model_final_checkpoint.safetensors + .json   weights and what is needed to use them
- * (v1 stores plans.pkl and model_final_checkpoint.model/.model.pkl; reading those is a separate
- * compatibility feature.) Checkpoints are written atomically.
+ * Folders written by nnU-Net v1 itself are read as well, transparently:
+ *     plans.pkl                                                  the plans (pickled)
+ *     fold_<N>/model_final_checkpoint.model + .model.pkl          PyTorch checkpoint + trainer description
+ * (see v1-model.ts; only the weights are taken, nothing in the pickles is executed). Our own
+ * checkpoints are written atomically.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Generator, safetensors } from '@nnunet/torch';
+import { basename, dirname, join } from 'node:path';
+import { Generator, safetensors, type Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import { writeJsonAtomic } from '../fingerprint/crop-task.js';
+import { readTorchCheckpoint, stateDictTensors } from '../io/torch-checkpoint.js';
 import { unetConfigFromPlans } from '../network/from-plans.js';
 import { GenericUNet } from '../network/generic-unet.js';
-import { type CONFIGURATIONS, RESULTS_SUBFOLDER } from '../paths.js';
+import { CONFIGURATIONS, RESULTS_SUBFOLDER } from '../paths.js';
 import type { Plans } from '../planning/plans.js';
+import { readV1ModelInfo, readV1Plans, v1MirrorAxes, v1Stage, v1TrainerInfo } from './v1-model.js';
 
 export type Configuration = (typeof CONFIGURATIONS)[number];
 export const DEFAULT_TRAINER = 'nnUNetTrainerV2';
@@ -64,22 +69,31 @@ export function defaultMirrorAxes(plans: Plans, stage: string): number[] {
   return dims === 2 ? [0, 1] : [0, 1, 2];
 }
 
+/** v1's pickled plans in a trained model folder. */
+export const V1_PLANS_FILE = 'plans.pkl';
+/** v1's checkpoint suffix (a PyTorch file) and its trainer description beside it. */
+export const V1_CHECKPOINT_SUFFIX = '.model';
+
+/** The plans of a model folder: plans.json, or v1's plans.pkl. */
 export function readModelPlans(trainerFolder: string): Plans {
   const path = join(trainerFolder, 'plans.json');
-  if (!existsSync(path)) {
-    throw new NnunetError(
-      'ERR_NOT_FOUND',
-      `${path} does not exist: ${trainerFolder} is not a trained model folder (train it first, or check -t, -m, -tr and -p).`,
-    );
-  }
-  return JSON.parse(readFileSync(path, 'utf8')) as Plans;
+  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as Plans;
+  const v1 = join(trainerFolder, V1_PLANS_FILE);
+  if (existsSync(v1)) return readV1Plans(v1);
+  throw new NnunetError(
+    'ERR_NOT_FOUND',
+    `${path} does not exist: ${trainerFolder} is not a trained model folder (it has neither plans.json nor v1's ${V1_PLANS_FILE}; train it first, or check -t, -m, -tr and -p).`,
+  );
 }
 
-/** Folds present in a trainer folder, e.g. ['0', '1', 'all']. */
+/** Folds present in a trainer folder, e.g. ['0', '1', 'all'] (ours: .safetensors; v1: .model). */
 export function availableFolds(trainerFolder: string, checkpoint = 'model_final_checkpoint'): string[] {
   if (!existsSync(trainerFolder)) return [];
+  const has = (f: string): boolean =>
+    existsSync(join(trainerFolder, f, `${checkpoint}.safetensors`)) ||
+    existsSync(join(trainerFolder, f, `${checkpoint}${V1_CHECKPOINT_SUFFIX}`));
   return readdirSync(trainerFolder)
-    .filter((f) => /^fold_(\d+|all)$/.test(f) && existsSync(join(trainerFolder, f, `${checkpoint}.safetensors`)))
+    .filter((f) => /^fold_(\d+|all)$/.test(f) && has(f))
     .map((f) => f.slice(5))
     .sort();
 }
@@ -104,14 +118,16 @@ export function loadNetwork(
   fold: string,
   checkpoint = 'model_final_checkpoint',
 ): { net: GenericUNet; meta: CheckpointMeta; plans: Plans } {
-  const plans = readModelPlans(trainerFolder);
   const base = join(trainerFolder, `fold_${fold}`, checkpoint);
-  if (!existsSync(`${base}.safetensors`) || !existsSync(`${base}.json`)) {
+  const ours = existsSync(`${base}.safetensors`) && existsSync(`${base}.json`);
+  if (!ours && existsSync(`${base}${V1_CHECKPOINT_SUFFIX}`)) return loadV1Network(trainerFolder, fold, checkpoint);
+  if (!ours) {
     throw new NnunetError(
       'ERR_NOT_FOUND',
-      `${base}.safetensors (and .json) not found: fold ${fold} of ${trainerFolder} is not trained; choose existing folds with -f or -chk.`,
+      `${base}.safetensors (and .json) not found, nor v1's ${basename(base)}${V1_CHECKPOINT_SUFFIX}: fold ${fold} of ${trainerFolder} is not trained; choose existing folds with -f or -chk.`,
     );
   }
+  const plans = readModelPlans(trainerFolder);
   const meta = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as CheckpointMeta;
   const net = new GenericUNet(unetConfigFromPlans(plans, meta.stage, { deepSupervision: false }));
   const { tensors } = safetensors.load(`${base}.safetensors`);
@@ -126,6 +142,73 @@ export function loadNetwork(
     for (const t of tensors.values()) t.dispose();
   }
   net.eval();
+  return { net, meta, plans };
+}
+
+/** The configuration a trainer folder belongs to ($RESULTS_FOLDER/nnUNet/<configuration>/<task>/<trainer>__<plans>). */
+function configurationOfFolder(trainerFolder: string, plans: Plans, stage: string): Configuration {
+  const named = basename(dirname(dirname(trainerFolder)));
+  if ((CONFIGURATIONS as readonly string[]).includes(named)) return named as Configuration;
+  if (plans.plans_per_stage[stage]?.patch_size.length === 2) return '2d';
+  const keys = Object.keys(plans.plans_per_stage);
+  return keys.length > 1 && stage === keys.sort()[0] ? '3d_lowres' : '3d_fullres';
+}
+
+/**
+ * Loads fold_<fold>/<checkpoint>.model written by nnU-Net v1 into a GenericUNet. The trainer class
+ * and stage come from <checkpoint>.model.pkl (v1's restore_model reads the same file; without it the
+ * trainer is taken from the folder name), the network from the plans it holds (else plans.pkl),
+ * the weights from the checkpoint's state_dict ('module.' prefixes of DataParallel/DDP removed).
+ */
+function loadV1Network(
+  trainerFolder: string,
+  fold: string,
+  checkpoint: string,
+): { net: GenericUNet; meta: CheckpointMeta; plans: Plans } {
+  const base = join(trainerFolder, `fold_${fold}`, checkpoint);
+  const modelFile = `${base}${V1_CHECKPOINT_SUFFIX}`;
+  const infoFile = `${modelFile}.pkl`;
+  const info = existsSync(infoFile) ? readV1ModelInfo(infoFile) : null;
+  const trainerName = info?.trainer ?? basename(trainerFolder).split('__')[0] ?? '';
+  const trainer = v1TrainerInfo(trainerName, trainerFolder);
+  const plans = info?.plans ?? readModelPlans(trainerFolder);
+  const stage = v1Stage(plans, info?.init.stage ?? null, info ? infoFile : join(trainerFolder, V1_PLANS_FILE));
+  const config = unetConfigFromPlans(plans, stage, { deepSupervision: false });
+  // The cascade's full-resolution network also reads the low-resolution one-hot foreground classes.
+  if (trainer.cascade) config.inputChannels += plans.num_classes;
+  if (trainer.convPerStage !== undefined) config.convPerStage = trainer.convPerStage;
+  const ckpt = readTorchCheckpoint(modelFile);
+  const keys = [...ckpt.stateDict.keys()];
+  const prefix = keys.length > 0 && keys.every((k) => k.startsWith('module.')) ? 'module.' : undefined;
+  const net = new GenericUNet(config);
+  let tensors: Map<string, Tensor> | undefined;
+  try {
+    tensors = stateDictTensors(ckpt.stateDict, prefix ? { stripPrefix: prefix } : {});
+    net.loadStateDict(tensors);
+  } catch (e) {
+    net.dispose();
+    throw new NnunetError(
+      'ERR_DATASET',
+      `${modelFile} does not fit the network its plans describe (trainer ${trainerName}, stage ${stage}): ${(e as Error).message}`,
+    );
+  } finally {
+    for (const t of tensors?.values() ?? []) t.dispose();
+  }
+  net.eval();
+  const epoch = ckpt.other.get('epoch');
+  const patchDims = plans.plans_per_stage[stage]?.patch_size.length ?? 3;
+  const meta: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT,
+    trainer: trainerName,
+    configuration: configurationOfFolder(trainerFolder, plans, stage),
+    stage,
+    fold,
+    epoch: typeof epoch === 'number' ? epoch : 0,
+    mirror_axes: v1MirrorAxes(trainer, patchDims),
+    v1_checkpoint: modelFile,
+    equivalent_trainer: trainer.equivalent,
+    cascade: trainer.cascade,
+  };
   return { net, meta, plans };
 }
 
