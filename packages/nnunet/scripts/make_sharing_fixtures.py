@@ -1,5 +1,6 @@
 """Fixtures for test/io/zip.test.ts and test/sharing: archives written by Python's zipfile.
 
+zip64_central.zip  the same members with ZIP64 extra fields in the central directory
 zip64.zip     every entry with ZIP64 local/central records (force_zip64) and a ZIP64 end record
               (forced by lowering zipfile's entry-count limit), deflated and stored members, a
               UTF-8 name; zip64.json lists each member's name, size and SHA-256.
@@ -31,6 +32,17 @@ with zipfile.ZipFile(os.path.join(OUT, 'zip64.zip'), 'w') as z:
         info.compress_type = zipfile.ZIP_STORED if i == 1 else zipfile.ZIP_DEFLATED
         with z.open(info, 'w', force_zip64=True) as f:
             f.write(data)
+# zip64_central.zip: the same members with the ZIP64 threshold lowered to 100 bytes, so that the
+# central directory itself saturates sizes and offsets to 0xFFFFFFFF and carries them in ZIP64
+# extra fields (what a >4 GiB archive looks like), without writing gigabytes.
+saved = zipfile.ZIP64_LIMIT
+zipfile.ZIP64_LIMIT = 100
+with zipfile.ZipFile(os.path.join(OUT, 'zip64_central.zip'), 'w') as z:
+    for i, (name, data) in enumerate(members.items()):
+        info = zipfile.ZipInfo(name, date_time=(2021, 3, 4, 5, 6, 8))
+        info.compress_type = zipfile.ZIP_STORED if i == 1 else zipfile.ZIP_DEFLATED
+        z.writestr(info, data)
+zipfile.ZIP64_LIMIT = saved
 with open(os.path.join(OUT, 'zip64.json'), 'w') as f:
     json.dump([{'name': n, 'size': len(d), 'sha256': hashlib.sha256(d).hexdigest()} for n, d in members.items()],
               f, indent=1)
@@ -40,9 +52,9 @@ GOOD = '3d_fullres/Task099_Tiny/nnUNetTrainerV2__nnUNetPlansv2.1/plans.json'
 
 def evil(fname, entries):
     with zipfile.ZipFile(os.path.join(OUT, fname), 'w', zipfile.ZIP_DEFLATED) as z:
-        z.writestr(GOOD, b'{}')
-        for info, data in entries:
-            z.writestr(info, data)
+        z.writestr(info(GOOD), b'{}')
+        for zi, data in entries:
+            z.writestr(zi, data)
 
 
 def info(name, mode=None):
