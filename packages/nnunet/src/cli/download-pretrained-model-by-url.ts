@@ -34,7 +34,7 @@ async function downloadCommand(url: string, args: ParsedArgs): Promise<void> {
 const spec: CommandSpec = {
   name: 'nnUNet_download_pretrained_model_by_url',
   summary:
-    'usage: nnUNet_download_pretrained_model_by_url URL [--overwrite_existing]\n' +
+    'Argument: URL of the model archive.\n' +
     'Downloads a model archive (made by nnUNet_export_model_to_zip) and installs it into\n' +
     '$RESULTS_FOLDER/nnUNet. For the published models use nnUNet_download_pretrained_model.',
   options: {

@@ -35,7 +35,7 @@ async function downloadCommand(url: string, args: ParsedArgs): Promise<void> {
 const spec: CommandSpec = {
   name: 'nnUNet_download_pretrained_model',
   summary:
-    'usage: nnUNet_download_pretrained_model TASK_NAME [--overwrite_existing]\n' +
+    'Argument: TASK_NAME, e.g. Task004_Hippocampus.\n' +
     'Downloads one of the pretrained models listed by nnUNet_print_available_pretrained_models and\n' +
     'installs it into $RESULTS_FOLDER/nnUNet (an interrupted download resumes when run again).',
   options: {

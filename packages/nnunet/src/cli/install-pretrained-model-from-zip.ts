@@ -9,7 +9,7 @@ import { runCommand } from './run.js';
 const spec: CommandSpec = {
   name: 'nnUNet_install_pretrained_model_from_zip',
   summary:
-    'usage: nnUNet_install_pretrained_model_from_zip ZIP [--overwrite_existing]\n' +
+    'Argument: ZIP, the model archive.\n' +
     'Installs a model archive (made by nnUNet_export_model_to_zip, ours or v1) into $RESULTS_FOLDER/nnUNet.\n' +
     'The archive is checked completely before anything is moved into place.',
   options: {
