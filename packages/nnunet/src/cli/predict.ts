@@ -1,9 +1,12 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import {
   type Configuration,
+  DEFAULT_CASCADE_TRAINER,
   DEFAULT_PLANS_IDENTIFIER,
   DEFAULT_TRAINER,
   trainerFolderPath,
@@ -18,19 +21,27 @@ const spec: CommandSpec = {
   name: 'nnUNet_predict',
   summary:
     'Segments every case of an input folder (CASE_XXXX.nii.gz, one file per modality) with a trained model\n' +
-    'from $RESULTS_FOLDER/nnUNet/<-m>/<task>/<-tr>__<-p>/, averaging the selected folds.',
+    'from $RESULTS_FOLDER/nnUNet/<-m>/<task>/<-tr>__<-p>/, averaging the selected folds.\n' +
+    '-m 3d_cascade_fullres uses <-ctr>__<-p> and the 3d_lowres segmentations of -l; without -l the\n' +
+    '3d_lowres model (<-tr>) predicts them first into OUTPUT/3d_lowres_predictions.',
   options: {
     '-i': { kind: 'string', help: 'input folder', required: true },
     '-o': { kind: 'string', help: 'output folder (created if needed)', required: true },
     '-t': { kind: 'string', help: 'task id or name', required: true },
-    '-tr': { kind: 'string', help: `trainer class (default ${DEFAULT_TRAINER})` },
-    '-ctr': { kind: 'string', help: 'cascade trainer (for 3d_cascade_fullres; not supported yet)' },
+    '-tr': {
+      kind: 'string',
+      help: `trainer class (default ${DEFAULT_TRAINER}); with 3d_cascade_fullres and no -l, the 3d_lowres trainer`,
+    },
+    '-ctr': { kind: 'string', help: `cascade trainer for 3d_cascade_fullres (default ${DEFAULT_CASCADE_TRAINER})` },
     '-m': { kind: 'string', help: '2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres (default 3d_fullres)' },
     '-p': { kind: 'string', help: `plans identifier (default ${DEFAULT_PLANS_IDENTIFIER})` },
     '-f': { kind: 'strings', help: 'folds to use (default: all trained folds)' },
     '-z': { kind: 'flag', help: 'also save the softmax as CASE.npz (for nnUNet_ensemble)' },
     '--save_npz': { kind: 'flag', help: 'same as -z' },
-    '-l': { kind: 'string', help: 'low-resolution predictions for the cascade (not supported yet)' },
+    '-l': {
+      kind: 'string',
+      help: '3d_cascade_fullres: folder of the 3d_lowres segmentations (CASE.nii.gz); default: predict them first',
+    },
     '--part_id': { kind: 'int', help: 'predict only part PART_ID of NUM_PARTS (for parallel jobs)' },
     '--num_parts': { kind: 'int', help: 'number of parts' },
     '--num_threads_preprocessing': { kind: 'int', help: 'accepted for v1 compatibility' },
@@ -53,10 +64,11 @@ await runCommand(spec, async (args) => {
   if (!(CONFIGURATIONS as readonly string[]).includes(configuration)) {
     throw new NnunetError('ERR_ARGUMENT', `-m must be one of ${CONFIGURATIONS.join(', ')}, got "${configuration}".`);
   }
-  if (configuration === '3d_cascade_fullres' || args.has('-l') || args.has('-ctr')) {
+  const isCascade = configuration === '3d_cascade_fullres';
+  if (!isCascade && (args.has('-l') || args.has('-ctr'))) {
     throw new NnunetError(
       'ERR_ARGUMENT',
-      'The cascade (3d_cascade_fullres, -l, -ctr) is not supported in this version yet: use 3d_fullres, 3d_lowres or 2d.',
+      `-l and -ctr belong to the cascade: use them with -m 3d_cascade_fullres, not ${configuration}.`,
     );
   }
   const device = (args.get('--device') as string | undefined) ?? 'cpu';
@@ -67,37 +79,64 @@ await runCommand(spec, async (args) => {
     throw new NnunetError('ERR_ARGUMENT', `--step_size must be in (0, 1], got ${args.get('--step_size')}.`);
   const results = requireEnvFolder('RESULTS_FOLDER');
   const task = resolveTaskName(args.get('-t') as string);
+  const plansIdentifier = (args.get('-p') as string | undefined) ?? DEFAULT_PLANS_IDENTIFIER;
+  const trainer = (args.get('-tr') as string | undefined) ?? DEFAULT_TRAINER;
   const folder = trainerFolderPath(
     results,
     configuration as Configuration,
     task,
-    (args.get('-tr') as string | undefined) ?? DEFAULT_TRAINER,
-    (args.get('-p') as string | undefined) ?? DEFAULT_PLANS_IDENTIFIER,
+    isCascade ? ((args.get('-ctr') as string | undefined) ?? DEFAULT_CASCADE_TRAINER) : trainer,
+    plansIdentifier,
   );
+  const output = args.get('-o') as string;
   let bar: ProgressBar | undefined;
   let last: [number, number] = [0, 0];
-  const written = await predictFolder(args.get('-i') as string, args.get('-o') as string, folder, {
+  const common = {
     ...(args.has('-f') ? { folds: args.get('-f') as string[] } : {}),
-    ...(args.has('-chk') ? { checkpoint: args.get('-chk') as string } : {}),
-    saveNpz: args.get('-z') === true || args.get('--save_npz') === true,
     overwriteExisting: args.get('--overwrite_existing') === true,
     mirror: args.get('--disable_tta') !== true,
     mixedPrecision: device === 'cuda' && args.get('--disable_mixed_precision') !== true,
     device,
     stepSize: step,
-    ...(args.has('--part_id') ? { partId: args.get('--part_id') as number } : {}),
-    ...(args.has('--num_parts') ? { numParts: args.get('--num_parts') as number } : {}),
-    onCase: (id, i, total, skipped) => {
+    onCase: (id: string, i: number, total: number, skipped: boolean) => {
       if (bar) bar.finish(...last);
       bar = undefined;
       if (skipped) process.stderr.write(`${id}: output exists, skipped (use --overwrite_existing)\n`);
       else bar = new ProgressBar(`case ${i + 1}/${total} ${id}`);
     },
-    onProgress: (d, t) => {
+    onProgress: (d: number, t: number) => {
       last = [d, t];
       bar?.update(d, t);
     },
+  } as const;
+  let lowres = args.get('-l') as string | undefined;
+  if (isCascade && lowres === undefined) {
+    // v1's predict_simple: the 3d_lowres model (-tr) first, into OUTPUT/3d_lowres_predictions.
+    if ((args.get('--part_id') ?? 0) !== 0 || (args.get('--num_parts') ?? 1) !== 1)
+      throw new NnunetError(
+        'ERR_ARGUMENT',
+        '--part_id / --num_parts need -l with the 3d_lowres segmentations for the cascade: run the 3d_lowres prediction (-m 3d_lowres) separately first.',
+      );
+    const lowresFolder = trainerFolderPath(results, '3d_lowres', task, trainer, plansIdentifier);
+    if (!existsSync(lowresFolder))
+      throw new NnunetError(
+        'ERR_NOT_FOUND',
+        `${lowresFolder} does not exist: the cascade without -l predicts the 3d_lowres segmentations first, so train 3d_lowres (nnUNet_train 3d_lowres ${trainer} ${task} FOLD) or give them with -l.`,
+      );
+    lowres = join(output, '3d_lowres_predictions');
+    process.stderr.write(`no -l: predicting the 3d_lowres segmentations into ${lowres} first\n`);
+    await predictFolder(args.get('-i') as string, lowres, lowresFolder, common);
+    if (bar) (bar as ProgressBar).finish(...last);
+    bar = undefined;
+  }
+  const written = await predictFolder(args.get('-i') as string, output, folder, {
+    ...common,
+    ...(args.has('-chk') ? { checkpoint: args.get('-chk') as string } : {}),
+    saveNpz: args.get('-z') === true || args.get('--save_npz') === true,
+    ...(args.has('--part_id') ? { partId: args.get('--part_id') as number } : {}),
+    ...(args.has('--num_parts') ? { numParts: args.get('--num_parts') as number } : {}),
+    ...(lowres !== undefined ? { lowresSegmentations: lowres } : {}),
   });
   if (bar) (bar as ProgressBar).finish(...last);
-  process.stdout.write(`${written.length} case(s) written to ${args.get('-o')}\n`);
+  process.stdout.write(`${written.length} case(s) written to ${output}\n`);
 });

@@ -4,16 +4,23 @@
  * with every selected fold (sliding window, Gaussian weighting, test-time mirroring), average the
  * folds' probabilities and export the segmentation (and optionally the softmax) with the input's
  * geometry. `predictCase` works on in-memory arrays for library users.
+ *
+ * The cascade (3d_cascade_fullres, v1's predict_simple with -l or without it): each case's 3d_lowres
+ * segmentation (on the input grid) is cropped like the images, resampled to the preprocessed grid
+ * (per-label linear, v1's resize_segmentation order 1) and appended as one-hot channels.
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Tensor } from '@nnunet/torch';
+import { safetensors, type Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import { type CroppedProperties, cropVolumes, loadAndCropCase, writeJsonAtomic } from '../fingerprint/crop-task.js';
-import type { Volume } from '../io/image.js';
-import type { GenericUNet } from '../network/generic-unet.js';
+import { readImage, type Volume } from '../io/image.js';
+import { unetConfigFromPlans } from '../network/from-plans.js';
+import { GenericUNet } from '../network/generic-unet.js';
 import type { Plans } from '../planning/plans.js';
-import { preprocessArrays, settingsFromPlans } from '../preprocessing/preprocess.js';
+import { preprocessArrays, settingsFromPlans, transposeSpatial } from '../preprocessing/preprocess.js';
+import { resizeSegmentation } from '../preprocessing/resize.js';
+import { appendOneHot, cascadeLabels } from '../training/cascade.js';
 import { type ExportResult, softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from './export.js';
 import { availableFolds, type CheckpointMeta, loadNetwork, readModelPlans } from './model-folder.js';
 import { averageSoftmax, predictSlidingWindow2D, predictSlidingWindow3D } from './sliding-window.js';
@@ -85,6 +92,51 @@ export interface LoadedModel {
   stage: string;
   nets: GenericUNet[];
   metas: CheckpointMeta[];
+  /** A cascade (3d_cascade_fullres) model: the foreground labels of its extra one-hot input channels. */
+  cascadeLabels?: number[];
+}
+
+/** Whether a checkpoint belongs to the second stage of the cascade (its network takes the lowres labels). */
+function isCascadeMeta(meta: CheckpointMeta): boolean {
+  return meta.configuration === '3d_cascade_fullres';
+}
+
+/**
+ * A fold's network: loadNetwork, except for cascade checkpoints, whose network has
+ * modalities + foreground labels input channels.
+ */
+function loadFoldNetwork(
+  trainerFolder: string,
+  fold: string,
+  checkpoint: string,
+): { net: GenericUNet; meta: CheckpointMeta } {
+  const base = join(trainerFolder, `fold_${fold}`, checkpoint);
+  let meta: CheckpointMeta | null = null;
+  try {
+    meta = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as CheckpointMeta;
+  } catch {
+    meta = null;
+  }
+  if (meta === null || !isCascadeMeta(meta)) return loadNetwork(trainerFolder, fold, checkpoint);
+  const plans = readModelPlans(trainerFolder);
+  const config = unetConfigFromPlans(plans, meta.stage, { deepSupervision: false });
+  const inputChannels =
+    typeof meta.input_channels === 'number' ? meta.input_channels : config.inputChannels + plans.num_classes;
+  const net = new GenericUNet({ ...config, inputChannels });
+  const { tensors } = safetensors.load(`${base}.safetensors`);
+  try {
+    net.loadStateDict(tensors);
+  } catch (e) {
+    net.dispose();
+    throw new NnunetError(
+      'ERR_DATASET',
+      `${base}.safetensors does not fit the cascade network of ${join(trainerFolder, 'plans.json')}: ${(e as Error).message}`,
+    );
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+  net.eval();
+  return { net, meta };
 }
 
 /** Loads the selected folds (default: all present) of a trainer folder. */
@@ -104,12 +156,25 @@ export function loadModel(
   const nets: GenericUNet[] = [];
   const metas: CheckpointMeta[] = [];
   for (const f of folds) {
-    const { net, meta } = loadNetwork(trainerFolder, f, checkpoint);
+    const { net, meta } = loadFoldNetwork(trainerFolder, f, checkpoint);
     if (o.device === 'cuda') net.to('cuda');
     nets.push(net);
     metas.push(meta);
   }
-  return { plans, stage: (metas[0] as CheckpointMeta).stage, nets, metas };
+  const cascades = metas.filter(isCascadeMeta).length;
+  if (cascades !== 0 && cascades !== metas.length) {
+    for (const n of nets) n.dispose();
+    throw new NnunetError(
+      'ERR_DATASET',
+      `${trainerFolder} mixes cascade and non-cascade checkpoints in folds ${folds.join(', ')}: pick the folds with -f.`,
+    );
+  }
+  const model: LoadedModel = { plans, stage: (metas[0] as CheckpointMeta).stage, nets, metas };
+  if (cascades > 0) {
+    const labels = (metas[0] as CheckpointMeta).cascade_labels;
+    model.cascadeLabels = Array.isArray(labels) ? (labels as number[]) : cascadeLabels(plans);
+  }
+  return model;
 }
 
 export interface PredictCaseOptions {
@@ -120,6 +185,11 @@ export interface PredictCaseOptions {
   device?: 'cpu' | 'cuda';
   /** Keep the probabilities on the original grid (for --save_npz). */
   keepSoftmax?: boolean;
+  /**
+   * Cascade models: the case's 3d_lowres segmentation on the input images' own (uncropped) grid,
+   * (z, y, x) C order.
+   */
+  lowresSegmentation?: { data: ArrayLike<number>; shape: readonly number[] };
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -138,9 +208,20 @@ export function predictCroppedCase(
   const stagePlan = plans.plans_per_stage[stage];
   if (stagePlan === undefined) throw new NnunetError('ERR_DATASET', `The plans have no stage ${stage}.`);
   const pre = preprocessArrays(all, allShape, props, settingsFromPlans(plans, stagePlan.current_spacing));
-  const C = (pre.shape[0] as number) - 1;
+  let C = (pre.shape[0] as number) - 1;
   const spatial = pre.shape.slice(1);
-  const data = pre.data.subarray(0, C * spatial.reduce((a, b) => a * b, 1));
+  let data = pre.data.subarray(0, C * spatial.reduce((a, b) => a * b, 1));
+  if (model.cascadeLabels !== undefined) {
+    if (o.lowresSegmentation === undefined)
+      throw new NnunetError(
+        'ERR_ARGUMENT',
+        'A 3d_cascade_fullres model needs the 3d_lowres segmentation of each case: give a folder of them with -l, or leave -l out to predict them with the 3d_lowres model first.',
+      );
+    const prev = lowresOnPreprocessedGrid(o.lowresSegmentation, props, plans.transpose_forward, spatial);
+    const withPrev = appendOneHot(data, [C, ...spatial], prev, model.cascadeLabels);
+    data = withPrev.data;
+    C = withPrev.shape[0] as number;
+  }
   const numClasses = plans.num_classes + 1;
   const is2d = stagePlan.patch_size.length === 2;
   const perFold: Float32Array[] = [];
@@ -167,6 +248,37 @@ export function predictCroppedCase(
     transposeBackward: plans.transpose_backward,
     keepSoftmax: o.keepSoftmax ?? false,
   });
+}
+
+/**
+ * The lowres segmentation (input grid) on the preprocessed grid: cropped to the images' nonzero
+ * box, transposed like the data and resized per label with order 1 (v1's resize_segmentation).
+ * v1 resizes the uncropped map to the cropped data's shape, which is the same whenever cropping
+ * removes nothing; cropping first keeps the map aligned with the images in the other cases too.
+ */
+function lowresOnPreprocessedGrid(
+  seg: { data: ArrayLike<number>; shape: readonly number[] },
+  props: CroppedProperties,
+  transposeForward: readonly number[],
+  target: readonly number[],
+): Float32Array {
+  const full = props.original_size_of_raw_data;
+  if (seg.shape.length !== 3 || seg.shape.some((s, d) => s !== full[d]))
+    throw new NnunetError(
+      'ERR_DATASET',
+      `The 3d_lowres segmentation has shape (${seg.shape.join(', ')}) but the case's images are (${full.join(', ')}): it must be the lowres prediction of this very case.`,
+    );
+  const box = props.crop_bbox ?? full.map((s) => [0, s] as [number, number]);
+  const [[z0, z1], [y0, y1], [x0, x1]] = box as [[number, number], [number, number], [number, number]];
+  const [, Y, X] = full as [number, number, number];
+  const cropped = new Float32Array((z1 - z0) * (y1 - y0) * (x1 - x0));
+  let k = 0;
+  for (let z = z0; z < z1; z++)
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) cropped[k++] = seg.data[(z * Y + y) * X + x] as number;
+  const t = transposeSpatial(cropped, [1, z1 - z0, y1 - y0, x1 - x0], transposeForward);
+  const out = new Float32Array(target.reduce((a, b) => a * b, 1));
+  resizeSegmentation(t.data, t.shape.slice(1), target, 1, out);
+  return out;
 }
 
 /**
@@ -199,6 +311,14 @@ export interface PredictFolderOptions extends PredictCaseOptions {
   partId?: number;
   numParts?: number;
   onCase?: (id: string, index: number, total: number, skipped: boolean) => void;
+  /** Cascade models: the folder of the 3d_lowres segmentations, CASE.nii.gz (v1's -l). */
+  lowresSegmentations?: string;
+}
+
+/** An image's voxels as numbers (64-bit integer label maps included). */
+function labelValues(v: Volume): ArrayLike<number> {
+  const d = v.data;
+  return d instanceof BigInt64Array || d instanceof BigUint64Array ? Array.from(d, Number) : d;
 }
 
 /** Predicts every case of `inputFolder` into `outputFolder` with the model in `trainerFolder`. */
@@ -216,6 +336,24 @@ export async function predictFolder(
   const modalities = Object.keys(model.plans.modalities).length;
   const parts = o.numParts ?? 1;
   const all = findInputCases(inputFolder, modalities).filter((_, i) => i % parts === (o.partId ?? 0));
+  if (model.cascadeLabels !== undefined) {
+    const folder = o.lowresSegmentations;
+    if (folder === undefined) {
+      for (const n of model.nets) n.dispose();
+      throw new NnunetError(
+        'ERR_ARGUMENT',
+        `${trainerFolder} is a 3d_cascade_fullres model: it needs the 3d_lowres segmentations of the cases (-l FOLDER with CASE.nii.gz files).`,
+      );
+    }
+    const missing = all.filter((c) => !existsSync(join(folder, `${c.id}.nii.gz`))).map((c) => `${c.id}.nii.gz`);
+    if (missing.length > 0) {
+      for (const n of model.nets) n.dispose();
+      throw new NnunetError(
+        'ERR_NOT_FOUND',
+        `${folder} lacks the 3d_lowres segmentations ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}: -l must hold CASE.nii.gz for every case (or leave -l out to predict them with the 3d_lowres model).`,
+      );
+    }
+  }
   mkdirSync(outputFolder, { recursive: true });
   // v1 leaves the plans beside the predictions (ensembling reads them).
   writeJsonAtomic(join(outputFolder, 'plans.json'), model.plans);
@@ -231,9 +369,14 @@ export async function predictFolder(
       }
       o.onCase?.(c.id, i, all.length, false);
       const { cropped, properties } = await loadAndCropCase({ id: c.id, images: c.files, seg: null });
+      const lowres =
+        model.cascadeLabels !== undefined && o.lowresSegmentations !== undefined
+          ? await readImage(join(o.lowresSegmentations, `${c.id}.nii.gz`))
+          : null;
       const r = predictCroppedCase(cropped.data, cropped.shape, properties, model, {
         ...o,
         keepSoftmax: o.saveNpz === true,
+        ...(lowres !== null ? { lowresSegmentation: { data: labelValues(lowres), shape: lowres.shape } } : {}),
       });
       await writeSegmentation(r.segmentation, r.shape, properties, out);
       if (o.saveNpz && r.softmax && r.softmaxShape) {

@@ -115,6 +115,12 @@ test('the command: fold selection, mirroring, and one-line errors with exit 1', 
   assert.match(noModel.stderr, /^nnUNet_predict: .*plans\.json does not exist: .* is not a trained model folder/);
   const cascade = run('-i', input, '-o', out, '-t', '4', '-m', '3d_cascade_fullres');
   assert.equal(cascade.status, 1);
-  assert.match(cascade.stderr, /cascade .* is not supported in this version yet/);
+  assert.match(
+    cascade.stderr,
+    /^nnUNet_predict: .*3d_lowres\/Task004_Hippocampus\/nnUNetTrainerV2__nnUNetPlansv2\.1 does not exist: the cascade without -l/,
+  );
+  const misplaced = run('-i', input, '-o', out, '-t', '4', '-m', '3d_fullres', '-l', input);
+  assert.equal(misplaced.status, 1);
+  assert.match(misplaced.stderr, /-l and -ctr belong to the cascade/);
   assert.ok(JSON.parse(readFileSync(join(out, 'plans.json'), 'utf8')).plans_per_stage);
 });
