@@ -45,6 +45,26 @@ test('a ZIP64 archive written by Python zipfile (force_zip64 + ZIP64 end record)
   assert.equal(z.entries[0]?.mtime.getSeconds(), 8);
 });
 
+test('ZIP64 extra fields in the central directory (saturated sizes and offsets, Python zipfile) read back', async () => {
+  const expected = JSON.parse(readFileSync(join(SHARING, 'zip64.json'), 'utf8')) as { name: string; sha256: string }[];
+  const raw = readFileSync(join(SHARING, 'zip64_central.zip'));
+  const z = ZipReader.open(join(SHARING, 'zip64_central.zip'));
+  // The central record of random.bin stores 0xFFFFFFFF for both sizes and the offset.
+  const cd = raw.lastIndexOf(Buffer.from('random.bin')) - 46;
+  assert.equal(raw.readUInt32LE(cd), 0x02014b50);
+  assert.deepEqual(
+    [raw.readUInt32LE(cd + 20), raw.readUInt32LE(cd + 24), raw.readUInt32LE(cd + 42)],
+    [0xffffffff, 0xffffffff, 0xffffffff],
+  );
+  const e = z.entries[1];
+  assert.ok(e);
+  assert.deepEqual([e.size, e.compressedSize, e.localHeaderOffset], [5000, 5000, 154]);
+  for (const [i, entry] of z.entries.entries()) {
+    const data = await z.read(entry);
+    assert.equal(createHash('sha256').update(data).digest('hex'), expected[i]?.sha256, entry.name);
+  }
+});
+
 test('writer round trip: deflate and stored, streamed files and buffers, UTF-8 names, extraction with CRC check', async () => {
   const dir = tempDir();
   const big = randomBytes(3_000_000, 1);
