@@ -9,6 +9,7 @@ export type NnunetErrorCode =
   | 'ERR_IMAGE_WRITE' // an image file cannot be written
   | 'ERR_DATASET' // dataset.json or the dataset folder is malformed
   | 'ERR_ARGUMENT' // a bad argument to a library function or command
+  | 'ERR_NETWORK' // a host cannot be reached or a download was interrupted
   | 'ERR_PIPELINE'; // a step of a multi-command pipeline (the demo) failed
 
 export class NnunetError extends Error {

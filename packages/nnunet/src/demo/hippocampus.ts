@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { CommandSpec } from '../cli/args.js';
 import { runCommand } from '../cli/run.js';
 import { NnunetError } from '../errors.js';
+import { plotPredictionOverlays } from '../visualisation/overlay.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLI_DIR = join(HERE, '..', 'cli');
@@ -120,7 +121,7 @@ function stageTask(o: DemoOptions): { msd: string; testLabels: string; testIds: 
 }
 
 /** Runs the whole pipeline; throws NnunetError naming the step that failed. */
-export function runDemo(o: DemoOptions): DemoResult {
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const t0 = Date.now();
   const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));
   const ws = resolve(o.workspace);
@@ -207,7 +208,8 @@ export function runDemo(o: DemoOptions): DemoResult {
     '2',
   );
   const overlays = join(ws, 'overlays');
-  step('overlay PNGs of the predictions', 'plot-task-pngs', '-t', '4', '-o', overlays, '-pred', predictions);
+  log('\n=== overlay PNGs of the predictions (nnUNet_plot_task_pngs does the same for training cases)');
+  const overlayFiles = await plotPredictionOverlays(predictions, testImages, overlays);
 
   const summary = JSON.parse(readFileSync(join(predictions, 'summary.json'), 'utf8')) as {
     results: { mean: Record<string, { Dice?: number }> };
@@ -229,11 +231,7 @@ export function runDemo(o: DemoOptions): DemoResult {
     budget: o.budget,
     dice,
     predictionFolder: predictions,
-    overlays: existsSync(overlays)
-      ? readdirSync(overlays)
-          .filter((f) => f.endsWith('.png'))
-          .map((f) => join(overlays, f))
-      : [],
+    overlays: overlayFiles,
     progressPlots: progressPlots.filter((p) => existsSync(p)),
     minutes: (Date.now() - t0) / 60000,
   };
@@ -280,7 +278,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       itersPerEpoch: (args.get('--iters-per-epoch') as number | undefined) ?? base.itersPerEpoch,
       valItersPerEpoch: (args.get('--val-iters-per-epoch') as number | undefined) ?? base.valItersPerEpoch,
     };
-    const r = runDemo({
+    const r = await runDemo({
       workspace: (args.get('--workspace') as string | undefined) ?? join(REPO_ROOT, 'demo-output'),
       source: join(REPO_ROOT, 'data', 'Task04_Hippocampus'),
       testCases: (args.get('--test-cases') as number | undefined) ?? 4,

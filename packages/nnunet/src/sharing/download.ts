@@ -59,7 +59,7 @@ function unreachable(url: string, reason: string): NnunetError {
     }
   })();
   return new NnunetError(
-    'ERR_ENV',
+    'ERR_NETWORK',
     `The host ${host} could not be reached (${reason}): check the network connection, or download ${url} on a machine with internet access and install the file with nnUNet_install_pretrained_model_from_zip FILE.zip.`,
   );
 }
@@ -211,7 +211,7 @@ export async function downloadToPart(url: string, part: string, options: Downloa
 
 function interrupted(url: string, part: string, got: number, total: number | undefined): NnunetError {
   return new NnunetError(
-    'ERR_ENV',
+    'ERR_NETWORK',
     `The download of ${url} was interrupted after ${got}${total === undefined ? '' : ` of ${total}`} bytes: run the same command again to resume from ${part}, or download the file elsewhere and use nnUNet_install_pretrained_model_from_zip.`,
   );
 }
