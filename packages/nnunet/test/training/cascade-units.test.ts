@@ -1,0 +1,218 @@
+/**
+ * Pieces of the cascade and of the remaining nnUNetTrainerV2 recipe: the loader's previous-stage
+ * channel (cropped and padded with the patch), the next-stage files (v1's npz layout, resampling
+ * and argmax), one-hot input channels, -pretrained_weights by v1's rules, and the epoch-100
+ * momentum rescue.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Generator, SGD, safetensors } from '@nnunet/torch';
+import { writeNpy } from '../../src/io/npy.js';
+import { readNpzRaw } from '../../src/io/npz.js';
+import { unetConfigFromPlans } from '../../src/network/from-plans.js';
+import { GenericUNet } from '../../src/network/generic-unet.js';
+import { initWeightsHe } from '../../src/network/init.js';
+import { appendOneHot, requirePrevStageSegmentations, softmaxToLabelsOnGrid } from '../../src/training/cascade.js';
+import { DataLoader, loadDataset, type RandomSource } from '../../src/training/data-loader.js';
+import { loadPretrainedWeights } from '../../src/training/pretrained.js';
+import { readSegFromPrevStage, segFromPrevStagePath, writeSegFromPrevStage } from '../../src/training/prev-stage.js';
+import {
+  MOMENTUM,
+  MOMENTUM_RESCUE_EPOCH,
+  needsMomentumRescue,
+  RESCUE_MOMENTUM,
+  rescueMomentum,
+} from '../../src/training/trainer.js';
+import { tempDir } from '../helpers.js';
+
+/** Draws from a list (the loader's interval(max) calls), checking each bound. */
+function scriptedIntervals(values: number[]): RandomSource {
+  let i = 0;
+  return {
+    interval(max: number) {
+      const v = values[i++];
+      if (v === undefined) throw new Error('ran out of scripted draws');
+      assert.ok(v >= 0 && v <= max, `draw ${v} within [0, ${max}]`);
+      return v;
+    },
+  };
+}
+
+test('the loader cuts the previous-stage labels with the same box as the data and pads them with 0', () => {
+  const root = tempDir();
+  const stage = join(root, 'stage1');
+  const prev = join(root, 'pred_next_stage');
+  mkdirSync(stage);
+  mkdirSync(prev);
+  const [Z, Y, X] = [6, 7, 8];
+  const n = Z * Y * X;
+  // channel 0 = voxel index + 1 (so 0 means padding), channel 1 (target) = index mod 3
+  const all = new Float32Array(2 * n);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    all[i] = i + 1;
+    all[n + i] = i % 3;
+    labels[i] = (i % 250) + 1;
+  }
+  writeNpy(join(stage, 'a.npy'), all, [2, Z, Y, X]);
+  writeFileSync(join(stage, 'a.json'), JSON.stringify({ class_locations: { '1': [[1, 1, 1]] } }));
+  writeSegFromPrevStage(segFromPrevStagePath(prev, 'a'), labels, [Z, Y, X]);
+  const dataset = loadDataset(stage, { prevStageFolder: prev });
+  // patch 4 x 5 x 6 cut from a larger basic patch so the box reaches past the border
+  const loader = new DataLoader(dataset, { dim: 3, patchSize: [8, 9, 10], finalPatchSize: [4, 5, 6], batchSize: 1 });
+  assert.deepEqual(loader.segShape, [1, 2, 8, 9, 10]);
+  assert.ok(loader.hasPrevStage);
+  // case 0, then each axis' start at its lower bound (random item)
+  const batch = loader.generateBatch(scriptedIntervals([0, 0, 0, 0]));
+  const P = 8 * 9 * 10;
+  let inside = 0;
+  for (let i = 0; i < P; i++) {
+    const d = batch.data[i] as number;
+    const target = batch.seg[i] as number;
+    const previous = batch.seg[P + i] as number;
+    if (d === 0) {
+      assert.equal(target, -1, 'the target is padded with -1');
+      assert.equal(previous, 0, 'the previous stage is padded with 0');
+    } else {
+      inside++;
+      assert.equal(previous, ((d - 1) % 250) + 1, 'same voxel as the data');
+      assert.equal(target, (d - 1) % 3);
+    }
+  }
+  assert.ok(inside > 0 && inside < P, 'the patch covers part of the case and part of the padding');
+
+  // a map of another shape is refused with the files named
+  writeSegFromPrevStage(segFromPrevStagePath(prev, 'a'), labels.subarray(0, 6 * 7 * 7), [6, 7, 7]);
+  assert.throws(() => loadDataset(stage, { prevStageFolder: prev }), /has shape \(6,7,7\) but .*a\.npy is \(6,7,8\)/);
+});
+
+test("next-stage files: v1's npz layout, order-1 resampling then argmax, and a clear error when missing", () => {
+  const dir = tempDir();
+  const f = segFromPrevStagePath(dir, 'c');
+  writeSegFromPrevStage(f, Uint8Array.from([0, 1, 2, 1]), [1, 2, 2]);
+  const member = readNpzRaw(f).get('data');
+  assert.ok(member);
+  assert.match(
+    member.subarray(10, 80).toString('latin1'),
+    /'descr': '\|u1', 'fortran_order': False, 'shape': \(1, 2, 2\)/,
+  );
+  assert.deepEqual(readSegFromPrevStage(f), { data: Uint8Array.from([0, 1, 2, 1]), shape: [1, 2, 2] });
+
+  // two classes on a 1 x 1 x 2 grid resampled to 1 x 1 x 4 (linear, edge mode, skimage's
+  // half-voxel alignment): class 1 probability 0.2 -> 0.9 becomes 0.2, 0.375, 0.725, 0.9
+  const softmax = Float32Array.from([0.8, 0.1, 0.2, 0.9]);
+  assert.deepEqual([...softmaxToLabelsOnGrid(softmax, [2, 1, 1, 2], [1, 1, 4])], [0, 0, 1, 1]);
+  // ties keep the first class, as numpy's argmax
+  assert.deepEqual([...softmaxToLabelsOnGrid(Float32Array.from([0.5, 0.5]), [2, 1, 1, 1], [1, 1, 1])], [0]);
+
+  const one = appendOneHot(Float32Array.from([7, 8, 9]), [1, 1, 1, 3], [2, 0, 1], [1, 2]);
+  assert.deepEqual(one.shape, [3, 1, 1, 3]);
+  assert.deepEqual([...one.data], [7, 8, 9, 0, 0, 1, 1, 0, 0]);
+
+  assert.throws(
+    () =>
+      requirePrevStageSegmentations(dir, ['c', 'd', 'e'], {
+        task: 'Task009_X',
+        previousTrainer: 'nnUNetTrainerV2',
+        splits: [
+          { train: [], val: ['c'] },
+          { train: [], val: ['d', 'e'] },
+        ],
+      }),
+    /lacks the 3d_lowres segmentations of 2 of 3 cases \(e\.g\. d_segFromPrevStage\.npz, e_segFromPrevStage\.npz\): .*Train 3d_lowres fold\(s\) 1 first \(nnUNet_train 3d_lowres nnUNetTrainerV2 Task009_X FOLD\)/,
+  );
+});
+
+function tinyPlans(numClasses: number, modalities = 1) {
+  return {
+    num_modalities: modalities,
+    num_classes: numClasses,
+    base_num_features: 4,
+    conv_per_stage: 2,
+    plans_per_stage: {
+      '0': {
+        patch_size: [8, 8, 8],
+        num_pool_per_axis: [2, 2, 2],
+        pool_op_kernel_sizes: [
+          [2, 2, 2],
+          [2, 2, 2],
+        ],
+        conv_kernel_sizes: [
+          [3, 3, 3],
+          [3, 3, 3],
+          [3, 3, 3],
+        ],
+      },
+    },
+  };
+}
+
+test('-pretrained_weights: v1 rules (conv blocks must fit, heads of another shape are skipped and named)', () => {
+  const dir = tempDir();
+  const source = new GenericUNet(unetConfigFromPlans(tinyPlans(3), '0'), { generator: new Generator(1) });
+  const file = join(dir, 'model_final_checkpoint.safetensors');
+  // saved as a DataParallel model would name them: "module." is dropped
+  safetensors.save(file, new Map([...source.stateDict()].map(([k, t]) => [`module.${k}`, t])));
+
+  // 2 classes instead of 3 (3 outputs instead of 4): every conv block is loaded, the 1x1 heads
+  // keep their initialisation
+  const target = new GenericUNet(unetConfigFromPlans(tinyPlans(2), '0'), { generator: new Generator(2) });
+  const before = new Map([...target.stateDict()].map(([k, t]) => [k, t.clone()]));
+  const r = loadPretrainedWeights(target, join(dir, 'model_final_checkpoint'));
+  const heads = [...target.stateDict().keys()].filter((k) => k.startsWith('seg_outputs'));
+  assert.ok(heads.length > 0);
+  assert.deepEqual(r.skipped.map((s) => s.name).sort(), heads.sort());
+  assert.match(
+    r.skipped[0]?.reason ?? '',
+    /^shape \[4, (\d+), 1, 1, 1\] in the file, \[3, \1, 1, 1, 1\] in the network$/,
+  );
+  const src = source.stateDict();
+  for (const [k, t] of target.stateDict()) {
+    if (k.startsWith('seg_outputs')) assert.ok(t.equal(before.get(k) as never), `${k} kept`);
+    else assert.ok(t.equal(src.get(k) as never), `${k} loaded`);
+  }
+  assert.equal(r.loaded.length + r.skipped.length, target.stateDict().size);
+
+  // 2 input channels: the first conv block does not fit, nothing is loaded
+  const other = new GenericUNet(unetConfigFromPlans(tinyPlans(3, 2), '0'), { generator: new Generator(3) });
+  const otherBefore = [...other.stateDict().values()].map((t) => t.clone());
+  assert.throws(
+    () => loadPretrainedWeights(other, file),
+    /does not fit this network's architecture \(conv_blocks_context\.0\.blocks\.0\.conv\.weight is \[4, 1, 3, 3, 3\], the network needs \[4, 2, 3, 3, 3\]\)/,
+  );
+  [...other.stateDict().values()].forEach((t, i) => assert.ok(t.equal(otherBefore[i] as never)));
+  assert.throws(() => loadPretrainedWeights(other, join(dir, 'nope.safetensors')), /no such \.safetensors checkpoint/);
+  for (const t of [...before.values(), ...otherBefore]) t.dispose();
+  for (const m of [source, target, other]) m.dispose();
+});
+
+test("v1's epoch-100 rule: a pseudo-Dice of exactly 0 at epoch 100 lowers the momentum and reinitialises", () => {
+  assert.equal(MOMENTUM_RESCUE_EPOCH, 100);
+  assert.ok(needsMomentumRescue(100, 0));
+  assert.ok(!needsMomentumRescue(100, 1e-6));
+  assert.ok(!needsMomentumRescue(99, 0));
+  assert.ok(!needsMomentumRescue(101, 0));
+  assert.ok(!needsMomentumRescue(100, Number.NaN));
+  const net = new GenericUNet(unetConfigFromPlans(tinyPlans(2), '0'), { generator: new Generator(5) });
+  const opt = new SGD(net.parameters(), { lr: 0.01, momentum: MOMENTUM, nesterov: true, weightDecay: 3e-5 });
+  const before = [...net.stateDict().values()].map((t) => t.clone());
+  rescueMomentum(net, opt, 77);
+  assert.equal(opt.options.momentum, RESCUE_MOMENTUM);
+  assert.equal(opt.options.nesterov, true);
+  assert.equal(opt.stateDict().meta.options.momentum, 0.95, 'checkpoints keep the lowered momentum');
+  // the weights are a fresh He initialisation drawn from the seed
+  const fresh = new GenericUNet(net.config);
+  initWeightsHe(fresh, { generator: new Generator(77) });
+  const want = fresh.stateDict();
+  let changed = 0;
+  [...net.stateDict()].forEach(([k, t], i) => {
+    assert.ok(t.equal(want.get(k) as never), k);
+    if (!t.equal(before[i] as never)) changed++;
+  });
+  assert.ok(changed > 0);
+  for (const t of before) t.dispose();
+  for (const m of [net, fresh]) m.dispose();
+  opt.dispose();
+});
