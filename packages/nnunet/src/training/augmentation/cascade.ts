@@ -234,6 +234,8 @@ export function binaryDilation(
   const z1 = Math.min(Z - 1, (bhi[0] as number) + reach);
   const y0 = Math.max(0, (blo[1] as number) - reach);
   const y1 = Math.min(Y - 1, (bhi[1] as number) + reach);
+  const x0 = Math.max(0, (blo[2] as number) - reach);
+  const x1 = Math.min(X - 1, (bhi[2] as number) + reach);
   for (const { dz, dy, lo, hi } of rows) {
     for (let z = z0; z <= z1; z++) {
       const sz = z - dz;
@@ -245,7 +247,7 @@ export function binaryDilation(
         if (prefix[p + X] === 0) continue;
         const o = (z * Y + y) * X;
         // sources x - d for d in [lo, hi]: the window [x - hi, x - lo]
-        for (let x = 0; x < X; x++) {
+        for (let x = x0; x <= x1; x++) {
           if (out[o + x] === 1) continue;
           const a = Math.max(0, x - hi);
           const b = Math.min(X - 1, x - lo);
