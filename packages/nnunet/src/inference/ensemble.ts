@@ -15,6 +15,7 @@ import { readPostprocessingJson } from '../postprocessing/connected-components.j
 import { applyPostprocessingToFolder } from '../postprocessing/determine.js';
 import { type PoolOptions, runPool } from '../util/worker-pool.js';
 import { type ExportProperties, softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from './export.js';
+import { readV1CaseProperties } from './v1-model.js';
 
 /** A softmax read from an .npz: float16 values widened to float32, C order over `shape` ([K, z, y, x]). */
 export interface SoftmaxArray {
@@ -113,7 +114,7 @@ export function averageSoftmax(arrays: readonly Float32Array[]): Float32Array {
 
 /**
  * The properties saved beside a case's softmax: CASE.json (written by our nnUNet_predict -z and
- * nnUNet_train --npz). v1's CASE.pkl cannot be read yet.
+ * nnUNet_train --npz) or v1's CASE.pkl.
  */
 export function readCaseProperties(folder: string, id: string): ExportProperties {
   const json = join(folder, `${id}.json`);
@@ -124,18 +125,12 @@ export function readCaseProperties(folder: string, id: string): ExportProperties
       throw new NnunetError(
         'ERR_DATASET',
         `${json} is not valid JSON (${(e as Error).message}); recreate it by predicting again with -z.`,
-        {
-          cause: e,
-        },
+        { cause: e },
       );
     }
   }
-  if (existsSync(join(folder, `${id}.pkl`))) {
-    throw new NnunetError(
-      'ERR_DATASET',
-      `${join(folder, `${id}.pkl`)} holds v1's pickled case properties, which this version cannot read yet; predict the folder again with this nnUNet_predict -z (it writes ${id}.json).`,
-    );
-  }
+  const pkl = join(folder, `${id}.pkl`);
+  if (existsSync(pkl)) return readV1CaseProperties(pkl) as unknown as ExportProperties;
   throw new NnunetError(
     'ERR_NOT_FOUND',
     `${json} does not exist: the properties of case ${id} must lie beside its .npz; predict the folder again with -z.`,
@@ -157,13 +152,46 @@ export interface MergeJob {
   override: boolean;
 }
 
+/**
+ * Brings a softmax saved on the uncropped grid (v1 since 2023 pads it to original_size_of_raw_data
+ * with zeros) back to the cropped grid (size_after_cropping) by cutting out the crop box; softmax
+ * already on the cropped grid (ours, and v1 before) is returned as is. Other shapes are left for
+ * the export to resample, as v1 does.
+ */
+export function toCroppedGrid(s: SoftmaxArray, props: ExportProperties): SoftmaxArray {
+  const spatial = s.shape.slice(1);
+  const cropped = props.size_after_cropping;
+  const full = props.original_size_of_raw_data;
+  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+  if (same(spatial, cropped) || !same(spatial, full) || spatial.length !== 3) return s;
+  const bbox = props.crop_bbox ?? full.map((n) => [0, n] as [number, number]);
+  // The box as v1 pastes it: start + cropped size, clipped to the volume.
+  const start = bbox.map(([a]) => a);
+  const size = cropped.map((n, d) => Math.min((start[d] as number) + n, full[d] as number) - (start[d] as number));
+  if (!same(size, cropped)) return s;
+  const [K, Z, Y, X] = [s.shape[0] as number, ...full] as [number, number, number, number];
+  const [cz, cy, cx] = cropped as [number, number, number];
+  const [z0, y0, x0] = start as [number, number, number];
+  const out = new Float32Array(K * cz * cy * cx);
+  let o = 0;
+  for (let k = 0; k < K; k++)
+    for (let z = 0; z < cz; z++)
+      for (let y = 0; y < cy; y++) {
+        const from = ((k * Z + z + z0) * Y + y + y0) * X + x0;
+        out.set(s.values.subarray(from, from + cx), o);
+        o += cx;
+      }
+  return { values: out, shape: [K, ...cropped] };
+}
+
 /** Averages one case's softmax and writes its segmentation; false when the output was kept. */
 export async function mergeCase(job: MergeJob): Promise<boolean> {
   if (!job.override && existsSync(job.output)) return false;
+  const props = readCaseProperties(job.propertiesFolder, job.id);
   const arrays: Float32Array[] = [];
   let shape: number[] | undefined;
   for (const f of job.npzFiles) {
-    const s = readSoftmaxNpz(f);
+    const s = toCroppedGrid(readSoftmaxNpz(f), props);
     if (shape === undefined) shape = s.shape;
     else if (s.shape.join(',') !== shape.join(',')) {
       throw new NnunetError(
@@ -174,8 +202,7 @@ export async function mergeCase(job: MergeJob): Promise<boolean> {
     arrays.push(s.values);
   }
   const mean = averageSoftmax(arrays);
-  const props = readCaseProperties(job.propertiesFolder, job.id);
-  // On the cropped grid already, so nothing is resampled (v1 passes order 3 for the case it were).
+  // On the cropped grid, nothing is resampled (v1 passes order 3 for when it would be).
   const r = softmaxToSegmentation(mean, shape as number[], props, { order: 3, orderZ: 0, forceSeparateZ: null });
   await writeSegmentation(r.segmentation, r.shape, props, job.output);
   if (job.storeNpz) {

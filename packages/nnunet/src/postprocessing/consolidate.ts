@@ -55,6 +55,21 @@ export function missingFolds(
   return folds.filter((f) => !isDir(join(trainerFolder, `fold_${f}`, validationFolder)));
 }
 
+/** Throws one sentence naming the folds of `trainerFolder` that have no validation folder. */
+export function requireFolds(
+  trainerFolder: string,
+  folds: readonly number[],
+  validationFolder = 'validation_raw',
+): void {
+  const missing = missingFolds(trainerFolder, folds, validationFolder);
+  if (missing.length > 0) {
+    throw new NnunetError(
+      'ERR_NOT_FOUND',
+      `${trainerFolder} has no ${validationFolder} for fold(s) ${missing.join(', ')}: train and validate every fold first (nnUNet_train CONFIGURATION TRAINER TASK FOLD --npz), or name the trained folds with -f.`,
+    );
+  }
+}
+
 /**
  * v1's collect_cv_niftis: copies the .nii.gz predictions of every fold's validation folder into
  * `outputFolder`. Fails, naming them, when folds are missing. Returns the copied file names.
@@ -65,13 +80,7 @@ export function collectCvNiftis(
   validationFolder = 'validation_raw',
   folds: readonly number[] = DEFAULT_FOLDS,
 ): string[] {
-  const missing = missingFolds(trainerFolder, folds, validationFolder);
-  if (missing.length > 0) {
-    throw new NnunetError(
-      'ERR_NOT_FOUND',
-      `${trainerFolder} has no ${validationFolder} for fold(s) ${missing.join(', ')}: train and validate every fold first (nnUNet_train CONFIGURATION TRAINER TASK FOLD --npz), or name the trained folds with -f.`,
-    );
-  }
+  requireFolds(trainerFolder, folds, validationFolder);
   mkdirSync(outputFolder, { recursive: true });
   const names: string[] = [];
   for (const f of folds) {
@@ -105,14 +114,13 @@ export interface ConsolidationResult {
 
 /**
  * Gathers the folds' raw predictions into TRAINER/cv_niftis_raw (replacing an older one), checks
- * that every ground-truth case was predicted once, evaluates them with the labels of the first
- * fold's summary.json into cv_niftis_raw/summary.json, and determines the postprocessing
- * (TRAINER/postprocessing.json, TRAINER/cv_niftis_postprocessed).
+ * that every ground-truth case was predicted, and evaluates them with the labels of the first
+ * fold's summary.json (keys in v1's file order) into cv_niftis_raw/summary.json.
  */
-export async function consolidateFolds(
+export async function collectAndEvaluateCv(
   trainerFolder: string,
   options: ConsolidateOptions = {},
-): Promise<ConsolidationResult> {
+): Promise<{ cvFolder: string; cvSummary: SummaryJson; gtFolder: string }> {
   const validation = options.validationFolder ?? 'validation_raw';
   const folds = options.folds ?? DEFAULT_FOLDS;
   if (folds.length === 0) throw new NnunetError('ERR_ARGUMENT', 'at least one fold is needed to consolidate.');
@@ -123,6 +131,7 @@ export async function consolidateFolds(
       `The ground-truth folder ${gtFolder} does not exist; it must hold the reference segmentation of every training case.`,
     );
   }
+  requireFolds(trainerFolder, folds, validation);
   const cvFolder = join(trainerFolder, 'cv_niftis_raw');
   rmSync(cvFolder, { recursive: true, force: true });
   const names = collectCvNiftis(trainerFolder, cvFolder, validation, folds);
@@ -147,25 +156,49 @@ export async function consolidateFolds(
   if (!existsSync(firstSummary)) {
     throw new NnunetError(
       'ERR_NOT_FOUND',
-      `${firstSummary} does not exist: the validation of fold ${folds[0]} did not finish; re-run it (nnUNet_train ... ${folds[0]} -val --npz).`,
+      `${firstSummary} does not exist: the validation of fold ${folds[0]} did not finish; re-run it (nnUNet_train CONFIGURATION TRAINER TASK ${folds[0]} -val --npz).`,
     );
   }
   const classes = summaryLabels(readSummaryJson(firstSummary).results.mean);
-  const pool: PoolOptions = {};
-  if (options.workers !== undefined) pool.workers = options.workers;
-  if (options.onProgress !== undefined) pool.onProgress = options.onProgress;
   const { summary } = await aggregateScores(
     names.map((n) => ({ test: join(cvFolder, n), reference: join(gtFolder, n) })),
     classes,
-    { ...pool, jsonOutputFile: join(cvFolder, 'summary.json') },
+    { ...poolOf(options), jsonOutputFile: join(cvFolder, 'summary.json') },
   );
+  return { cvFolder, cvSummary: summary, gtFolder };
+}
+
+function poolOf(o: PoolOptions): PoolOptions {
+  const pool: PoolOptions = {};
+  if (o.workers !== undefined) pool.workers = o.workers;
+  if (o.onProgress !== undefined) pool.onProgress = o.onProgress;
+  return pool;
+}
+
+/**
+ * v1's consolidate_folds: collectAndEvaluateCv, then the postprocessing decision on all
+ * cross-validation predictions (TRAINER/postprocessing.json, TRAINER/cv_niftis_postprocessed).
+ */
+export async function consolidateFolds(
+  trainerFolder: string,
+  options: ConsolidateOptions = {},
+): Promise<ConsolidationResult> {
+  const { cvFolder, cvSummary, gtFolder } = await collectAndEvaluateCv(trainerFolder, options);
   const determine: DeterminePostprocessingOptions = {
-    ...pool,
+    ...poolOf(options),
     rawSubfolder: 'cv_niftis_raw',
     finalSubfolder: 'cv_niftis_postprocessed',
   };
   if (options.advanced !== undefined) determine.advanced = options.advanced;
   if (options.log !== undefined) determine.log = options.log;
   const decision = await determinePostprocessing(trainerFolder, gtFolder, determine);
-  return { cvFolder, cvSummary: summary, decision };
+  return { cvFolder, cvSummary, decision };
+}
+
+/** Fold numbers of a -f option ("0 1 2"). */
+export function parseFolds(values: readonly string[]): number[] {
+  return values.map((v) => {
+    if (!/^\d+$/.test(v)) throw new NnunetError('ERR_ARGUMENT', `-f takes fold numbers such as 0 1 2 3 4, got "${v}".`);
+    return Number(v);
+  });
 }

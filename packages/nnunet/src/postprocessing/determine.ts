@@ -88,22 +88,29 @@ export interface PostprocessingDecision {
 export interface PostprocessJob {
   /** The segmentation to read. */
   prediction: string;
-  /** Steps applied in order (v1's load_remove_save on the output of the previous step). */
-  steps: Postprocessing[];
-  /** Score the result against this reference; null: only the component reports are wanted. */
+  /**
+   * Chains of steps, each applied in order to the prediction (v1's load_remove_save on the output
+   * of the previous step); every chain is reported (and scored) separately.
+   */
+  chains: Postprocessing[][];
+  /** Score each chain's result against this reference; null: only the component reports are wanted. */
   reference: string | null;
   labels: number[];
   metrics: MetricName[];
-  /** Write the result here (same voxel type and geometry); null: keep it in memory. */
+  /** Write the result of the first chain here (same voxel type and geometry); null: keep it in memory. */
   output: string | null;
 }
 
-export interface PostprocessJobResult {
+/** What one chain of a job gave. */
+export interface ChainResult {
   /** The scores, with `test` = output (or the prediction) as v1's summary lists it. */
   evaluation: CaseEvaluation | null;
-  /** The component reports of the last step. */
+  /** The component reports of the chain's last step. */
   reports: ComponentReport[];
 }
+
+/** One result per chain of the job, in order. */
+export type PostprocessJobResult = ChainResult[];
 
 /** The integer labels of a summary's means, in the order of v1's file (keys sorted as strings). */
 export function summaryLabels(mean: Readonly<Record<string, unknown>>): number[] {
@@ -147,7 +154,7 @@ export function postprocessingJsonText(json: PostprocessingJson): string {
 }
 
 /** Smallest kept (largest-component) volume per class or group over all cases, v1's min_size_kept. */
-function smallestKept(results: readonly PostprocessJobResult[]): Map<string, number> {
+function smallestKept(results: readonly ChainResult[]): Map<string, number> {
   const out = new Map<string, number>();
   for (const r of results) {
     for (const rep of r.reports) {
@@ -181,8 +188,8 @@ function diceOf(mean: Readonly<Record<string, LabelScores>>, c: number, where: s
 }
 
 /**
- * Runs one case: reads the prediction, applies the steps, optionally writes and scores the result.
- * (The handler of postprocess-worker.ts.)
+ * Runs one case: reads the prediction (and reference) once, applies each chain of steps, writes
+ * the first chain's result when asked and scores every chain. (The handler of postprocess-worker.ts.)
  */
 export async function runPostprocessJob(job: PostprocessJob): Promise<PostprocessJobResult> {
   const volume = await readImage(job.prediction);
@@ -192,26 +199,31 @@ export async function runPostprocessJob(job: PostprocessJob): Promise<Postproces
       `${job.prediction} stores 64-bit integer labels; save segmentations as uint8/int16/int32.`,
     );
   }
+  const reference = job.reference !== null ? await readImage(job.reference) : null;
   const spacing = [...volume.geometry.spacing].reverse();
-  let data = volume.data;
-  let reports: ComponentReport[] = [];
-  for (const step of job.steps) {
-    const r = applyPostprocessing(data, volume.shape, spacing, step);
-    data = r.seg;
-    reports = r.reports;
+  const out: ChainResult[] = [];
+  for (const [i, chain] of job.chains.entries()) {
+    let data = volume.data;
+    let reports: ComponentReport[] = [];
+    for (const step of chain) {
+      const r = applyPostprocessing(data, volume.shape, spacing, step);
+      data = r.seg;
+      reports = r.reports;
+    }
+    const result = { ...volume, data };
+    const output = i === 0 ? job.output : null;
+    if (output !== null) await writeImage(result, output);
+    const evaluation: CaseEvaluation | null =
+      reference === null || job.reference === null
+        ? null
+        : {
+            reference: job.reference,
+            test: output ?? job.prediction,
+            scores: evaluateVolumes(reference, result, job.labels, { metrics: job.metrics }),
+          };
+    out.push({ evaluation, reports });
   }
-  const result = { ...volume, data };
-  if (job.output !== null) await writeImage(result, job.output);
-  let evaluation: CaseEvaluation | null = null;
-  if (job.reference !== null) {
-    const reference = await readImage(job.reference);
-    evaluation = {
-      reference: job.reference,
-      test: job.output ?? job.prediction,
-      scores: evaluateVolumes(reference, result, job.labels, { metrics: job.metrics }),
-    };
-  }
-  return { evaluation, reports };
+  return out;
 }
 
 /** Runs `jobs` in the postprocessing workers. */
@@ -274,16 +286,22 @@ export async function determinePostprocessing(
   }
 
   const dice: MetricName[] = ['Dice'];
-  const jobsFor = (steps: Postprocessing[], score: boolean): PostprocessJob[] =>
+  const jobsFor = (chains: Postprocessing[][], score: boolean): PostprocessJob[] =>
     fnames.map((f) => ({
       prediction: join(rawFolder, f),
-      steps,
+      chains,
       reference: score ? join(gtFolder, f) : null,
       labels: classes,
       metrics: dice,
       output: null,
     }));
-  const meanOf = (results: PostprocessJobResult[]) => meanScores(results.map((r) => r.evaluation as CaseEvaluation));
+  /** Runs the chains on every case; returns, per chain, the results of all cases. */
+  const run = async (chains: Postprocessing[][], score: boolean): Promise<ChainResult[][]> => {
+    const perCase = await runPostprocessJobs(jobsFor(chains, score), pool);
+    return chains.map((_, k) => perCase.map((r) => r[k] as ChainResult));
+  };
+  const meanOf = (results: readonly ChainResult[] | undefined) =>
+    meanScores((results ?? []).map((r) => r.evaluation as CaseEvaluation));
 
   const json: PostprocessingJson = {
     dc_per_class_raw: {},
@@ -299,12 +317,18 @@ export async function determinePostprocessing(
 
   // Step 1: all foreground classes as one region.
   const fgStep: Postprocessing = { for_which_classes: [classes], min_valid_object_sizes: null };
+  const perClass: Postprocessing = { for_which_classes: [...classes], min_valid_object_sizes: null };
   if (advanced) {
-    const kept = smallestKept(await runPostprocessJobs(jobsFor([fgStep], false), pool));
+    const kept = smallestKept((await run([[fgStep]], false))[0] ?? []);
     fgStep.min_valid_object_sizes = minSizesFor([classes], kept);
     log(`foreground vs background, smallest valid object size was ${kept.get(classKey(classes))}`);
   }
-  const allMean = meanOf(await runPostprocessJobs(jobsFor([fgStep], true), pool));
+  // Without size thresholds the per-class trials do not depend on step 1's outcome, so both
+  // possible sources are scored in the same pass (each case is read once).
+  const trials: Postprocessing[][] = [[fgStep]];
+  if (!advanced && classes.length > 1) trials.push([perClass], [fgStep, perClass]);
+  const trialResults = await run(trials, true);
+  const allMean = meanOf(trialResults[0]);
   for (const c of classes) {
     json.dc_per_class_raw[String(c)] = diceOf(rawMean, c, rawSummaryPath);
     json.dc_per_class_pp_all[String(c)] = diceOf(allMean, c, 'the foreground-postprocessed predictions');
@@ -332,15 +356,17 @@ export async function determinePostprocessing(
   // Step 2: each class on its own, after step 1 when it was kept.
   if (classes.length > 1) {
     const source = doFg ? [fgStep] : [];
-    const perClass: Postprocessing = { for_which_classes: [...classes], min_valid_object_sizes: null };
+    let perMean: Record<string, LabelScores>;
     if (advanced) {
-      const kept = smallestKept(await runPostprocessJobs(jobsFor([...source, perClass], false), pool));
+      const kept = smallestKept((await run([[...source, perClass]], false))[0] ?? []);
       perClass.min_valid_object_sizes = minSizesFor(classes, kept);
       log(
         `classes treated separately, smallest valid object sizes are ${JSON.stringify(perClass.min_valid_object_sizes)}`,
       );
+      perMean = meanOf((await run([[...source, perClass]], true))[0]);
+    } else {
+      perMean = meanOf(trialResults[doFg ? 2 : 1]);
     }
-    const perMean = meanOf(await runPostprocessJobs(jobsFor([...source, perClass], true), pool));
     for (const c of classes) {
       const before = doFg ? ppAll(c) : raw(c);
       const after = diceOf(perMean, c, 'the per-class-postprocessed predictions');
@@ -369,7 +395,7 @@ export async function determinePostprocessing(
   const finalResults = await runPostprocessJobs(
     fnames.map((f) => ({
       prediction: join(rawFolder, f),
-      steps: [postprocessing],
+      chains: [[postprocessing]],
       reference: join(gtFolder, f),
       labels: classes,
       metrics: [...DEFAULT_METRICS],
@@ -378,7 +404,7 @@ export async function determinePostprocessing(
     pool,
   );
   const summary = buildSummary(
-    finalResults.map((r) => r.evaluation as CaseEvaluation),
+    finalResults.map((r) => r[0]?.evaluation as CaseEvaluation),
     { author: 'Fabian' },
   );
   const finalSummaryPath = join(finalFolder, 'summary.json');
@@ -419,7 +445,7 @@ export async function applyPostprocessingToFolder(
   await runPostprocessJobs(
     names.map((f) => ({
       prediction: join(inputFolder, f),
-      steps: [pp],
+      chains: [[pp]],
       reference: null,
       labels: [],
       metrics: [],

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+import { NnunetError } from '../errors.js';
+import {
+  type Configuration,
+  DEFAULT_CASCADE_TRAINER,
+  DEFAULT_PLANS_IDENTIFIER,
+  DEFAULT_TRAINER,
+  trainerFolderPath,
+} from '../inference/model-folder.js';
+import { CONFIGURATIONS, requireEnvFolder, resolveTaskName } from '../paths.js';
+import { consolidateFolds, DEFAULT_FOLDS, groundTruthFolder, parseFolds } from '../postprocessing/consolidate.js';
+import type { CommandSpec } from './args.js';
+import { runCommand } from './run.js';
+
+const spec: CommandSpec = {
+  name: 'nnUNet_determine_postprocessing',
+  summary:
+    "Determines the postprocessing of a trained configuration from its cross-validation: the folds'\n" +
+    'validation_raw predictions are gathered into TRAINER/cv_niftis_raw and evaluated, then keeping only the\n' +
+    'largest connected component (of the whole foreground, then per class) is tried and kept where Dice improves.\n' +
+    'Writes TRAINER/postprocessing.json (used by nnUNet_predict) and TRAINER/cv_niftis_postprocessed.',
+  options: {
+    '-m': { kind: 'string', help: '2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres', required: true },
+    '-t': { kind: 'string', help: 'task id or name', required: true },
+    '-tr': {
+      kind: 'string',
+      help: `trainer (default ${DEFAULT_TRAINER}, or ${DEFAULT_CASCADE_TRAINER} for 3d_cascade_fullres)`,
+    },
+    '-pl': { kind: 'string', help: `plans identifier (default ${DEFAULT_PLANS_IDENTIFIER})` },
+    '-val': { kind: 'string', help: 'validation folder name of the folds (default validation_raw)' },
+    '-f': { kind: 'strings', help: `folds (default ${DEFAULT_FOLDS.join(' ')})` },
+  },
+};
+
+await runCommand(spec, async (args) => {
+  const m = args.get('-m') as string;
+  if (!(CONFIGURATIONS as readonly string[]).includes(m)) {
+    throw new NnunetError('ERR_ARGUMENT', `-m must be one of ${CONFIGURATIONS.join(', ')}, got "${m}".`);
+  }
+  const results = requireEnvFolder('RESULTS_FOLDER');
+  const task = resolveTaskName(args.get('-t') as string);
+  const trainer =
+    (args.get('-tr') as string | undefined) ?? (m === '3d_cascade_fullres' ? DEFAULT_CASCADE_TRAINER : DEFAULT_TRAINER);
+  const plans = (args.get('-pl') as string | undefined) ?? DEFAULT_PLANS_IDENTIFIER;
+  const folder = trainerFolderPath(results, m as Configuration, task, trainer, plans);
+  const folds = args.has('-f') ? parseFolds(args.get('-f') as string[]) : DEFAULT_FOLDS;
+  const r = await consolidateFolds(folder, {
+    validationFolder: (args.get('-val') as string | undefined) ?? 'validation_raw',
+    folds,
+    gtFolder: groundTruthFolder(folder, task),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  const json = r.decision.json;
+  const lines = ['class  Dice raw  after fg step  after per-class step'];
+  for (const c of Object.keys(json.dc_per_class_raw)) {
+    const f = (v: number | undefined) => (v === undefined ? '-' : Number.isNaN(v) ? 'nan' : v.toFixed(4));
+    lines.push(
+      `${c.padEnd(5)}  ${f(json.dc_per_class_raw[c]).padEnd(8)}  ${f(json.dc_per_class_pp_all[c]).padEnd(13)}  ${f(json.dc_per_class_pp_per_class[c])}`,
+    );
+  }
+  lines.push(`for_which_classes: ${JSON.stringify(json.for_which_classes)}`);
+  lines.push(`${r.decision.path}`);
+  lines.push(`${r.decision.finalSummaryPath}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+});
