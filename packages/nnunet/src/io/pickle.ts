@@ -164,6 +164,8 @@ function allowList(): Map<string, Builder | null> {
     m.set(`${b}.set`, buildSet);
     m.set(`${b}.frozenset`, buildSet);
     m.set(`${b}.bytearray`, buildBytearray);
+    // Protocol 2 writes b'' as bytes().
+    m.set(`${b}.bytes`, buildBytearray);
   }
   m.set('_codecs.encode', buildCodecsEncode);
   for (const mod of NUMPY_CORE) {
