@@ -455,3 +455,22 @@ export async function applyPostprocessingToFolder(
   );
   return names;
 }
+
+/**
+ * The end of v1's nnUNetTrainer.validate: the postprocessing of one fold, determined on its own
+ * validation cases. Reads FOLD/<validationFolder> (predictions + summary.json) and the references
+ * in `gtFolder`; writes FOLD/postprocessing.json and FOLD/<validationFolder>_postprocessed/ (with
+ * its summary.json).
+ */
+export function determineFoldPostprocessing(
+  foldFolder: string,
+  gtFolder: string,
+  options: PoolOptions & { validationFolder?: string; log?: (line: string) => void } = {},
+): Promise<PostprocessingDecision> {
+  const validation = options.validationFolder ?? 'validation_raw';
+  const o: DeterminePostprocessingOptions = { rawSubfolder: validation, finalSubfolder: `${validation}_postprocessed` };
+  if (options.workers !== undefined) o.workers = options.workers;
+  if (options.onProgress !== undefined) o.onProgress = options.onProgress;
+  if (options.log !== undefined) o.log = options.log;
+  return determinePostprocessing(foldFolder, gtFolder, o);
+}

@@ -7,7 +7,11 @@ import { readSummaryJson } from '../../src/evaluation/evaluator.js';
 import { readImage } from '../../src/io/image.js';
 import { readPostprocessingJson } from '../../src/postprocessing/connected-components.js';
 import { consolidateFolds } from '../../src/postprocessing/consolidate.js';
-import { determinePostprocessing, pythonMinSizesText } from '../../src/postprocessing/determine.js';
+import {
+  determineFoldPostprocessing,
+  determinePostprocessing,
+  pythonMinSizesText,
+} from '../../src/postprocessing/determine.js';
 import { tempDir } from '../helpers.js';
 import { blobBox, dice, ORGAN_BOXES, paint, writeCases, writeSummary } from './synthetic.js';
 
@@ -89,11 +93,8 @@ test('the foreground step is rejected when one class gets worse; the per-class s
 test('removing components that are real is rejected (single class): nothing is applied', async () => {
   const gt = paint([{ label: 1, z: [0, 2], y: [0, 3], x: [0, 3] }, blob(1, true)]);
   const { base, gtFolder } = await setUp({ a: gt }, { a: gt }, [1]);
-  const d = await determinePostprocessing(base, gtFolder, {
-    workers: 1,
-    rawSubfolder: 'validation_raw',
-    finalSubfolder: 'validation_raw_postprocessed',
-  });
+  // As the trainer calls it after a fold's validation.
+  const d = await determineFoldPostprocessing(base, gtFolder, { workers: 1 });
   assert.deepEqual(d.json.for_which_classes, []);
   assert.deepEqual(d.json.dc_per_class_pp_all, { '1': dice(18, 0, 4) });
   assert.deepEqual(d.json.dc_per_class_pp_per_class, {});

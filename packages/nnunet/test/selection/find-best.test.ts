@@ -256,6 +256,25 @@ test('missing configurations and softmax files: left out with a warning, or an e
   );
 });
 
+test('--disable_postprocessing: folds evaluated without a postprocessing decision; the ensemble command has no -pp', async () => {
+  const results = await buildResults();
+  const r = await findBestConfiguration({
+    resultsFolder: results,
+    task: TASK,
+    configurations: ['2d', '3d_fullres'],
+    folds: [0, 1],
+    env: {},
+    workers: 1,
+    disablePostprocessing: true,
+  });
+  assert.equal(r.best.name, ENSEMBLE);
+  const t2d = join(results, 'nnUNet', '2d', TASK, TRAINER);
+  assert.equal(readSummaryJson(join(t2d, 'cv_niftis_raw', 'summary.json')).results.all.length, 4);
+  assert.ok(!existsSync(join(t2d, 'postprocessing.json')));
+  assert.ok(!existsSync(join(results, 'nnUNet', 'ensembles', TASK, ENSEMBLE, 'postprocessing.json')));
+  assert.equal(r.commands[2], 'nnUNet_ensemble -f OUTPUT_FOLDER_MODEL1 OUTPUT_FOLDER_MODEL2 -o OUTPUT_FOLDER');
+});
+
 test('CLI: nnUNet_determine_postprocessing, nnUNet_find_best_configuration and nnUNet_ensemble end to end', async () => {
   const results = await buildResults();
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', RESULTS_FOLDER: results };
