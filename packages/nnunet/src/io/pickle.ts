@@ -799,7 +799,7 @@ function decodeArray(
   }
   const bytes = asBytes(raw, 'array data', fail);
   // Compare before allocating: a hostile shape cannot make us allocate more than the input holds.
-  if (dtype.itemsize === 0 ? count !== 0 && bytes.length !== 0 : bytes.length / dtype.itemsize !== count) {
+  if (dtype.itemsize === 0 ? count !== 0 : bytes.length / dtype.itemsize !== count) {
     fail(
       `array data has ${bytes.length} bytes but shape [${shape.join(', ')}] of ${dtype.descr} needs ${count * dtype.itemsize}`,
     );
@@ -918,9 +918,12 @@ function buildTorchTensor(args: readonly PickleValue[], fail: (why: string) => n
     if (shape[d] === 0) empty = true;
     last += ((shape[d] as number) - 1) * (stride[d] as number);
   }
-  if (offset < 0 || (!empty && last >= storage.numel)) {
+  // Views with more elements than their storage (zero strides, as expand() makes) are refused: a
+  // hostile file could otherwise declare a huge shape over a tiny storage.
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (offset < 0 || (!empty && (last >= storage.numel || count > storage.numel))) {
     fail(
-      `a tensor view (offset ${offset}, size [${shape.join(', ')}]) reaches past its storage of ${storage.numel} elements`,
+      `a tensor view (offset ${offset}, size [${shape.join(', ')}]) reaches past, or repeats elements of, its storage of ${storage.numel} elements`,
     );
   }
   return new TorchTensorRef(storage, offset, shape, stride, requiresGrad === true);

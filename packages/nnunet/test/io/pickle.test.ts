@@ -44,6 +44,77 @@ function u32le(n: number): string {
   return b.toString('latin1');
 }
 
+/** A pickled numpy array: dtype `spec` (item size `elsize` in its state), shape (2^40,), raw `data`. */
+function ndarrayPickle(spec: string, elsize: number, data: string): Uint8Array {
+  const reconstruct = ['c', 'numpy.core.multiarray\n_reconstruct\n', 'c', 'numpy\nndarray\n', 'K', 0, 0x85];
+  const dtype = ['c', 'numpy\ndtype\n', 'X', u32le(spec.length), spec, 0x89, 0x88, 0x87, 'R'];
+  const dtypeState = ['(', 'K', 3, 'X', u32le(1), '<', 'N', 'N', 'N', 'J', u32le(elsize), 'J', u32le(0xffffffff)];
+  return pk(
+    0x80,
+    2,
+    ...reconstruct,
+    'C',
+    1,
+    'b',
+    0x87,
+    'R',
+    '(',
+    'K',
+    1,
+    0x8a,
+    6,
+    '\0\0\0\0\0\x01', // shape (2^40,) as LONG1
+    0x85,
+    ...dtype,
+    ...dtypeState,
+    'K',
+    0,
+    't',
+    'b',
+    0x89,
+    'C',
+    data.length,
+    data,
+    't',
+    'b',
+    '.',
+  );
+}
+
+/** torch._utils._rebuild_tensor_v2 over a 4-element storage: size (n, n), strides (stride, stride). */
+function tensorPickle(n: number, stride: number): Uint8Array {
+  const pid = ['(', 'X', u32le(7), 'storage', 'c', 'torch\nFloatStorage\n', 'X', u32le(1), '0', 'X', u32le(3), 'cpu'];
+  return pk(
+    0x80,
+    2,
+    'c',
+    'torch._utils\n_rebuild_tensor_v2\n',
+    '(',
+    ...pid,
+    'K',
+    4,
+    't',
+    'Q',
+    'K',
+    0,
+    'J',
+    u32le(n),
+    'J',
+    u32le(n),
+    0x86,
+    'J',
+    u32le(stride),
+    'J',
+    u32le(stride),
+    0x86,
+    0x89,
+    ')',
+    't',
+    'R',
+    '.',
+  );
+}
+
 /** Asserts that reading fails with an NnunetError (never another exception type) and returns it. */
 function rejects(bytes: Uint8Array, match?: RegExp, o: Parameters<typeof readPickle>[1] = {}): NnunetError {
   try {
@@ -182,107 +253,12 @@ test('declared lengths beyond the input are rejected before anything is allocate
   rejects(pk(0x80, 2, 'X', u32le(0xfffffff0), 'abc', '.'), /truncated|length/); // BINUNICODE
   rejects(pk(0x80, 2, 0x8b, u32le(0x7fffffff), '.'), /LONG4/);
   rejects(pk(0x80, 2, 'T', u32le(0x7fffffff), 'x', '.'), /truncated|length/); // BINSTRING
-  // A numpy array whose shape asks for 2^40 float64 values but holds 8 bytes.
-  const arr = pk(
-    0x80,
-    2,
-    'c',
-    'numpy.core.multiarray\n_reconstruct\n',
-    'c',
-    'numpy\nndarray\n',
-    'K',
-    0,
-    0x85,
-    'C',
-    1,
-    'b',
-    0x87,
-    'R',
-    '(',
-    'K',
-    1,
-    0x8a,
-    6,
-    0,
-    0,
-    0,
-    0,
-    0,
-    1,
-    0x85,
-    'c',
-    'numpy\ndtype\n',
-    'X',
-    u32le(2),
-    'f8',
-    0x89,
-    0x88,
-    0x87,
-    'R',
-    '(',
-    'K',
-    3,
-    'X',
-    u32le(1),
-    '<',
-    'N',
-    'N',
-    'N',
-    'J',
-    u32le(0xffffffff),
-    'J',
-    u32le(0xffffffff),
-    'K',
-    0,
-    't',
-    'b',
-    0x89,
-    'C',
-    8,
-    '\0\0\0\0\0\0\0\0',
-    't',
-    'b',
-    '.',
-  );
-  rejects(arr, /array data has 8 bytes/);
-  // A tensor view far outside its storage.
-  const view = pk(
-    0x80,
-    2,
-    'c',
-    'torch._utils\n_rebuild_tensor_v2\n',
-    '(',
-    '(',
-    'X',
-    u32le(7),
-    'storage',
-    'c',
-    'torch\nFloatStorage\n',
-    'X',
-    u32le(1),
-    '0',
-    'X',
-    u32le(3),
-    'cpu',
-    'K',
-    4,
-    't',
-    'Q',
-    'K',
-    0,
-    'J',
-    u32le(1 << 30),
-    0x85,
-    'K',
-    1,
-    0x85,
-    0x89,
-    ')',
-    't',
-    'R',
-    '.',
-  );
-  rejects(view, /reaches past its storage/, { persistentLoad: fakeStorages });
+  // numpy arrays whose shape asks for 2^40 values but whose data are 8 bytes, or none at all.
+  rejects(ndarrayPickle('f8', 0xffffffff, '\0'.repeat(8)), /array data has 8 bytes/);
+  rejects(ndarrayPickle('U0', 0, ''), /array data has 0 bytes/);
+  // Tensor views far outside their storage, or repeating it 2^40 times with zero strides.
+  rejects(tensorPickle(1 << 30, 1), /reaches past/, { persistentLoad: fakeStorages });
+  rejects(tensorPickle(1 << 30, 0), /repeats elements/, { persistentLoad: fakeStorages });
   assert.ok(performance.now() - started < 2000, 'rejections are immediate');
 });
 
