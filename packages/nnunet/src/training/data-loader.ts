@@ -544,7 +544,8 @@ export class DataLoader {
       for (let c = 0; c < C; c++) cropChannel(reader, c, shape3, start3, patch3, data, (j * C + c) * P, DATA_PAD_VALUE);
       const S = this.hasPrevStage ? 2 : 1;
       cropChannel(reader, C, shape3, start3, patch3, seg, j * S * P, SEG_PAD_VALUE);
-      // v1 pads the previous stage's labels with 0 (the target with -1)
+      // v1 pads the previous stage's labels with 0 (the target with -1). It also picks one of the
+      // stored maps with np.random.choice(1), which draws no random number: the draws stay v1's.
       if (rec.prevStage !== undefined)
         cropPrevStage(rec.prevStage, shape3, start3, patch3, seg, (j * S + 1) * P, this.#bytes);
     } finally {
