@@ -182,7 +182,7 @@ test('-pretrained_weights: v1 rules (conv blocks must fit, heads of another shap
     () => loadPretrainedWeights(other, file),
     /does not fit this network's architecture \(conv_blocks_context\.0\.blocks\.0\.conv\.weight is \[4, 1, 3, 3, 3\], the network needs \[4, 2, 3, 3, 3\]\)/,
   );
-  [...other.stateDict().values()].forEach((t, i) => assert.ok(t.equal(otherBefore[i] as never)));
+  for (const [i, t] of [...other.stateDict().values()].entries()) assert.ok(t.equal(otherBefore[i] as never));
   assert.throws(() => loadPretrainedWeights(other, join(dir, 'nope.safetensors')), /no such \.safetensors checkpoint/);
   for (const t of [...before.values(), ...otherBefore]) t.dispose();
   for (const m of [source, target, other]) m.dispose();
