@@ -10,9 +10,10 @@ import { consolidateFolds } from '../../src/postprocessing/consolidate.js';
 import {
   determineFoldPostprocessing,
   determinePostprocessing,
+  postprocessingJsonText,
   pythonMinSizesText,
 } from '../../src/postprocessing/determine.js';
-import { tempDir } from '../helpers.js';
+import { FIXTURES, tempDir } from '../helpers.js';
 import { blobBox, dice, ORGAN_BOXES, paint, writeCases, writeSummary } from './synthetic.js';
 
 const ORGAN = ORGAN_BOXES;
@@ -148,4 +149,19 @@ test('consolidateFolds gathers the folds, evaluates them together and decides on
     consolidateFolds(trainer, { workers: 1, folds: [0, 1] }),
     /predict 2 of the 3 cases .*c\.nii\.gz.*train all folds/,
   );
+});
+
+test('postprocessing.json text is byte-identical to the file v1 wrote for Task906_Tiny fold 0', () => {
+  const v1 = join(FIXTURES, 'v1_models', 'nnUNet', '3d_fullres', 'Task906_Tiny', 'nnUNetTrainerV2__nnUNetPlansv2.1');
+  const text = postprocessingJsonText({
+    dc_per_class_raw: { '1': 0.512279293739968, '2': 0 },
+    dc_per_class_pp_all: { '1': 0.512279293739968, '2': 0 },
+    dc_per_class_pp_per_class: { '1': 0.512279293739968, '2': 0 },
+    for_which_classes: [],
+    min_valid_object_sizes: 'None',
+    num_samples: 2,
+    validation_raw: 'validation_raw',
+    validation_final: 'validation_raw_postprocessed',
+  });
+  assert.equal(text, readFileSync(join(v1, 'fold_0', 'postprocessing.json'), 'utf8'));
 });
