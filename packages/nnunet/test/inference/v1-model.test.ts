@@ -168,7 +168,7 @@ test("a DataParallel run's checkpoint ('module.' keys, legacy container) loads t
   }
 });
 
-test('a v1 folder of an unsupported trainer is refused with its name', () => {
+test('without .model.pkl the trainer comes from the folder name: unsupported ones are refused, noMirroring does not mirror', () => {
   const dir = tempDir('nnunet-v1-');
   try {
     const bn = join(dir, 'nnUNet', '2d', 'Task906_Tiny', 'nnUNetTrainerV2_BN__nnUNetPlansv2.1');
