@@ -33,8 +33,8 @@ export interface ExportOptions {
   /** null: decide from the spacings like v1; true/false: force. */
   forceSeparateZ?: boolean | null;
   /**
-   * Keep the probabilities (for an .npz export). Like v1 they stay on the cropped grid
-   * (size_after_cropping): the properties saved beside them say where to paste them.
+   * Keep the probabilities (for an .npz export) on the original uncropped grid, zero outside the
+   * crop box, as nnU-Net v1.7 writes them.
    */
   keepSoftmax?: boolean;
   /** v1's transpose_backward of the plans (identity when omitted). */
@@ -45,9 +45,9 @@ export interface ExportResult {
   /** Label map on the original (uncropped) grid, (z, y, x). */
   segmentation: Uint8Array;
   shape: number[];
-  /** [K, ...size_after_cropping] probabilities when keepSoftmax (v1's .npz grid). */
+  /** [K, ...shape] probabilities on the original grid when keepSoftmax (v1's .npz grid). */
   softmax?: Float32Array;
-  /** Shape of `softmax`: [K, ...size_after_cropping]. */
+  /** Shape of `softmax`: [K, ...original_size_of_raw_data]. */
   softmaxShape?: number[];
 }
 
@@ -96,7 +96,7 @@ export function softmaxToSegmentation(
   const box = bbox.map(([a], d) => [a, Math.min(a + (cropped[d] as number), full[d] as number)] as [number, number]);
   const best = new Float32Array(nCrop).fill(Number.NEGATIVE_INFINITY);
   const arg = new Uint8Array(nCrop);
-  const kept = o.keepSoftmax ? new Float32Array(K * nCrop) : undefined;
+  const kept = o.keepSoftmax ? new Float32Array(K * nFull) : undefined;
   for (let k = 0; k < K; k++) {
     const channel = probs.subarray(k * nIn, (k + 1) * nIn);
     const resampled = needsResampling
@@ -115,14 +115,14 @@ export function softmaxToSegmentation(
         arg[i] = k;
       }
     }
-    if (kept) kept.set(resampled, k * nCrop);
+    if (kept) paste(resampled, cropped, kept.subarray(k * nFull, (k + 1) * nFull), full, box);
   }
   const segmentation = new Uint8Array(nFull);
   paste(arg, cropped, segmentation, full, box);
   const out: ExportResult = { segmentation, shape: [...full] };
   if (kept) {
     out.softmax = kept;
-    out.softmaxShape = [K, ...cropped];
+    out.softmaxShape = [K, ...full];
   }
   return out;
 }
@@ -166,7 +166,7 @@ export async function writeSegmentation(
   await writeImage(volume, path);
 }
 
-/** v1's softmax export: `softmax` as float16 in an .npz (key "softmax"), shape [K, ...size_after_cropping]. */
+/** v1's softmax export: `softmax` as float16 in an .npz (key "softmax"), shape [K, ...original_size_of_raw_data]. */
 export function writeSoftmaxNpz(path: string, softmax: Float32Array, shape: readonly number[]): void {
   const bits = toFloat16Bits(softmax);
   writeNpz(path, [{ name: 'softmax', descr: '<f2', shape, bytes: new Uint8Array(bits.buffer) }]);
