@@ -15,8 +15,16 @@ Writes (relative to packages/nnunet/test/fixtures):
                                      the 2d model as a DataParallel run stores it: state_dict keys with
                                      'module.', legacy container, no optimizer state; .model.pkl naming
                                      nnUNetTrainerV2_DP
+  v1_models/variants/nnUNet/2d/Task906_Tiny/nnUNetTrainerV2_3ConvPerStage__nnUNetPlansv2.1/ and
+  v1_models/variants/nnUNet/3d_cascade_fullres/Task906_Tiny/nnUNetTrainerV2CascadeFullRes__nnUNetPlansv2.1/
+                                     randomly initialised v1 Generic_UNets as those trainers build them
+                                     (3 convolutions per stage; the cascade's num_classes - 1 extra
+                                     inputs), base_num_features 4 to stay small, and
+  v1_models/variants/logits_<cfg>.npy  their logits for the input 2 sin(0.37 i), by v1's Generic_UNet
+  v1_models/variants/inputs.json     trainer and input shape per configuration
 Needs the v1 model folders already copied into test/fixtures/v1_models (from
-/work/shared/golden/v1_models). Run with /usr/bin/python3 (torch 1.13, numpy).
+/work/shared/golden/v1_models). Run with /usr/bin/python3 (torch 1.13, numpy) and PYTHONPATH holding v1's nnunet package (branch
+nnunetv1) and batchgenerators, e.g. from `git archive` of their repositories.
 """
 import collections
 import json
@@ -161,7 +169,67 @@ def write_v1_extras():
         pickle.dump(info, f)
 
 
+def write_variants():
+    import torch.nn as nn
+    from nnunet.network_architecture.generic_UNet import Generic_UNet
+    from nnunet.network_architecture.initialization import InitWeights_He
+
+    out = os.path.join(V1, 'variants')
+    logits = {}
+    for cfg, trainer, convs, extra in (('2d', 'nnUNetTrainerV2_3ConvPerStage', 3, 0),
+                                      ('3d_cascade_fullres', 'nnUNetTrainerV2CascadeFullRes', None, 2)):
+        src_cfg = '2d' if cfg == '2d' else '3d_fullres'
+        with open(os.path.join(V1, 'nnUNet', src_cfg, 'Task906_Tiny', TRAINER, 'plans.pkl'), 'rb') as f:
+            plans = pickle.load(f)
+        plans['base_num_features'] = 4
+        stage = plans['plans_per_stage'][0]
+        three_d = len(stage['patch_size']) == 3
+        conv, norm, drop = (nn.Conv3d, nn.InstanceNorm3d, nn.Dropout3d) if three_d else \
+            (nn.Conv2d, nn.InstanceNorm2d, nn.Dropout2d)
+        torch.manual_seed(906)
+        net = Generic_UNet(plans['num_modalities'] + extra, 4, plans['num_classes'] + 1,
+                           len(stage['pool_op_kernel_sizes']), convs or plans.get('conv_per_stage', 2), 2, conv,
+                           norm, {'eps': 1e-5, 'affine': True}, drop, {'p': 0, 'inplace': True}, nn.LeakyReLU,
+                           {'negative_slope': 1e-2, 'inplace': True}, True, False, lambda x: x,
+                           InitWeights_He(1e-2), stage['pool_op_kernel_sizes'], stage['conv_kernel_sizes'],
+                           False, True, True)
+        # Non-trivial norm parameters, so that a wrong mapping shows.
+        with torch.no_grad():
+            for k, t in net.state_dict().items():
+                if 'instnorm' in k or k.endswith('.bias'):
+                    t.copy_(torch.randn(t.shape) * 0.1 + (1.0 if k.endswith('instnorm.weight') else 0.0))
+        net.eval()
+        net.do_ds = False
+        # An input the test recomputes: 2 sin(0.37 i), float32, C order.
+        shape = [1, plans['num_modalities'] + extra] + [int(s) for s in stage['patch_size']]
+        x = (torch.sin(torch.arange(int(np.prod(shape)), dtype=torch.float64) * 0.37) * 2).float().reshape(shape)
+        with torch.no_grad():
+            y = net(x)
+        folder = os.path.join(out, 'nnUNet', cfg, 'Task906_Tiny', trainer + '__nnUNetPlansv2.1')
+        os.makedirs(os.path.join(folder, 'fold_0'), exist_ok=True)
+        with open(os.path.join(folder, 'plans.pkl'), 'wb') as f:
+            pickle.dump(plans, f)
+        torch.save({'epoch': 1, 'state_dict': net.state_dict(), 'optimizer_state_dict': None,
+                    'lr_scheduler_state_dict': None, 'plot_stuff': ([], [], [], []), 'best_stuff': (0, 0.0, 0.0),
+                    'amp_grad_scaler': {}},
+                   os.path.join(folder, 'fold_0', 'model_final_checkpoint.model'))
+        info = collections.OrderedDict([
+            ('init', ('/data/preprocessed/Task906_Tiny/plans.pkl', 0, '/data/results', '/data/preprocessed', True, 0,
+                      True, False, True)),
+            ('name', trainer), ('class', "<class '%s'>" % trainer), ('plans', plans)])
+        with open(os.path.join(folder, 'fold_0', 'model_final_checkpoint.model.pkl'), 'wb') as f:
+            pickle.dump(info, f)
+        np.save(os.path.join(out, 'logits_%s.npy' % cfg), y.numpy().astype(np.float32))
+        logits[cfg] = {'trainer': trainer, 'input_shape': shape}
+    with open(os.path.join(out, 'inputs.json'), 'w') as f:
+        json.dump(logits, f, indent=1)
+
+
 if __name__ == '__main__':
-    write_pickles()
-    write_torch()
-    write_v1_extras()
+    import sys
+    # Each part can be rebuilt alone (pickled sets and legacy storage keys differ run to run).
+    parts = sys.argv[1:] or ['pickles', 'torch', 'v1', 'variants']
+    for name, fn in (('pickles', write_pickles), ('torch', write_torch), ('v1', write_v1_extras),
+                     ('variants', write_variants)):
+        if name in parts:
+            fn()

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tensor } from '@nnunet/torch';
 import { NnunetError } from '../../src/errors.js';
 import { loadAndCropCase } from '../../src/fingerprint/crop-task.js';
 import { availableFolds, loadNetwork, readModelPlans } from '../../src/inference/model-folder.js';
@@ -14,6 +15,7 @@ import {
   v1MirrorAxes,
   v1TrainerInfo,
 } from '../../src/inference/v1-model.js';
+import { readNpy } from '../../src/io/npy.js';
 import { readPostprocessingJson } from '../../src/postprocessing/connected-components.js';
 import { makeSplits } from '../../src/training/splits.js';
 import { FIXTURES, tempDir } from '../helpers.js';
@@ -185,6 +187,47 @@ test('without .model.pkl the trainer comes from the folder name: unsupported one
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("3ConvPerStage and cascade networks of v1 give v1's Generic_UNet logits", () => {
+  const variants = join(V1, 'variants');
+  const inputs = JSON.parse(readFileSync(join(variants, 'inputs.json'), 'utf8')) as Record<
+    string,
+    { trainer: string; input_shape: number[] }
+  >;
+  for (const [cfg, { trainer, input_shape }] of Object.entries(inputs)) {
+    const { net, meta } = loadNetwork(
+      join(variants, 'nnUNet', cfg, 'Task906_Tiny', `${trainer}__nnUNetPlansv2.1`),
+      '0',
+    );
+    const n = input_shape.reduce((a, b) => a * b, 1);
+    // The generator's input: 2 sin(0.37 i) in float64, stored as float32.
+    const x = tensor(
+      Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 2),
+      { shape: input_shape },
+    );
+    try {
+      assert.equal(meta.trainer, trainer);
+      assert.equal(meta.configuration, cfg);
+      assert.equal(meta.cascade, cfg === '3d_cascade_fullres');
+      // The cascade network reads the image plus num_classes - 1 one-hot channels.
+      assert.equal(net.config.inputChannels, input_shape[1]);
+      assert.equal(net.config.convPerStage, cfg === '2d' ? 3 : 2);
+      const y = net.forwardLogits(x);
+      const expected = readNpy(join(variants, `logits_${cfg}.npy`));
+      assert.deepStrictEqual(y.shape, expected.shape);
+      const got = y.toArray();
+      y.dispose();
+      let maxAbs = 0;
+      got.forEach((v, i) => {
+        maxAbs = Math.max(maxAbs, Math.abs(v - (expected.data[i] as number)));
+      });
+      assert.ok(maxAbs < 1e-4, `${trainer}: max abs logit difference ${maxAbs}`);
+    } finally {
+      x.dispose();
+      net.dispose();
+    }
   }
 });
 
