@@ -950,7 +950,8 @@ export type PlainValue = null | boolean | number | string | PlainValue[] | { [ke
 /**
  * JSON-like copy of an unpickled value, the way nnU-Net's JSON files hold the same data: dict keys
  * as strings (json.dumps turns 0 into "0"), tuples and sets as arrays, numpy arrays as nested
- * arrays, ints beyond 2^53 as (inexact) numbers, bytes as arrays of byte values. Tensors,
+ * arrays (numpy bytes elements as latin-1 strings), ints beyond 2^53 as (inexact) numbers, bytes
+ * as arrays of byte values. Tensors,
  * storages and bare globals cannot be converted (an NnunetError naming `source`).
  */
 export function toPlain(value: PickleValue, source = 'the pickle data', options: ToPlainOptions = {}): PlainValue {
@@ -969,6 +970,7 @@ export function toPlain(value: PickleValue, source = 'the pickle data', options:
     if (++nodes > maxNodes) fail(`the data have more than ${maxNodes} values`);
     if (depth > maxDepth) fail(`the data nest deeper than ${maxDepth} levels`);
     if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') return v;
+    if (v === undefined) return fail('a value is missing');
     if (typeof v === 'bigint') return Number(v);
     if (v instanceof Uint8Array) return Array.from(v);
     if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
