@@ -53,6 +53,10 @@ const spec: CommandSpec = {
     '--step_size': { kind: 'string', help: 'sliding-window step as a fraction of the patch (default 0.5)' },
     '-chk': { kind: 'string', help: 'checkpoint name (default model_final_checkpoint)' },
     '--disable_mixed_precision': { kind: 'flag', help: 'predict in float32 (the CPU default)' },
+    '--disable_postprocessing': {
+      kind: 'flag',
+      help: "do not apply the model's postprocessing.json (applied by default, as v1 does)",
+    },
     '--device': { kind: 'string', help: 'cpu or cuda (default cpu)' },
   },
 };
@@ -98,6 +102,8 @@ await runCommand(spec, async (args) => {
     mixedPrecision: device === 'cuda' && args.get('--disable_mixed_precision') !== true,
     device,
     stepSize: step,
+    postprocessing: args.get('--disable_postprocessing') !== true,
+    log: (line: string) => process.stderr.write(`${line}\n`),
     onCase: (id: string, i: number, total: number, skipped: boolean) => {
       if (bar) bar.finish(...last);
       bar = undefined;

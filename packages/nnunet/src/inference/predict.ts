@@ -9,7 +9,7 @@
  * segmentation (on the input grid) is cropped like the images, resampled to the preprocessed grid
  * (per-label linear, v1's resize_segmentation order 1) and appended as one-hot channels.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { safetensors, type Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
@@ -18,6 +18,7 @@ import { readImage, type Volume } from '../io/image.js';
 import { unetConfigFromPlans } from '../network/from-plans.js';
 import { GenericUNet } from '../network/generic-unet.js';
 import type { Plans } from '../planning/plans.js';
+import { loadRemoveSave, readPostprocessingJson } from '../postprocessing/connected-components.js';
 import { preprocessArrays, settingsFromPlans, transposeSpatial } from '../preprocessing/preprocess.js';
 import { resizeSegmentation } from '../preprocessing/resize.js';
 import { appendOneHot, cascadeLabels } from '../training/cascade.js';
@@ -313,6 +314,13 @@ export interface PredictFolderOptions extends PredictCaseOptions {
   onCase?: (id: string, index: number, total: number, skipped: boolean) => void;
   /** Cascade models: the folder of the 3d_lowres segmentations, CASE.nii.gz (v1's -l). */
   lowresSegmentations?: string;
+  /**
+   * Apply the model's postprocessing.json (trainer folder root, written by
+   * nnUNet_determine_postprocessing / nnUNet_find_best_configuration) to the outputs, as v1 does.
+   * Default true; without the file a warning goes to `log`.
+   */
+  postprocessing?: boolean;
+  log?: (line: string) => void;
 }
 
 /** An image's voxels as numbers (64-bit integer label maps included). */
@@ -388,5 +396,30 @@ export async function predictFolder(
   } finally {
     for (const n of model.nets) n.dispose();
   }
+  if (o.postprocessing !== false) await applyModelPostprocessing(trainerFolder, outputFolder, all, o.log);
   return written;
+}
+
+/** v1's last prediction step: keep only the largest components the model's postprocessing.json names. */
+async function applyModelPostprocessing(
+  trainerFolder: string,
+  outputFolder: string,
+  cases: readonly InputCase[],
+  log?: (line: string) => void,
+): Promise<void> {
+  const ppFile = join(trainerFolder, 'postprocessing.json');
+  if (!existsSync(ppFile)) {
+    log?.(
+      `warning: no postprocessing applied: ${ppFile} does not exist (run nnUNet_determine_postprocessing or nnUNet_find_best_configuration for this model to create it).`,
+    );
+    return;
+  }
+  const pp = readPostprocessingJson(ppFile);
+  copyFileSync(ppFile, join(outputFolder, 'postprocessing.json'));
+  if (pp.for_which_classes.length === 0) return;
+  log?.(`postprocessing with ${ppFile}`);
+  for (const c of cases) {
+    const f = join(outputFolder, `${c.id}.nii.gz`);
+    if (existsSync(f)) await loadRemoveSave(f, f, pp);
+  }
 }

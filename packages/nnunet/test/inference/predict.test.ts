@@ -1,13 +1,14 @@
 /** nnUNet_predict end to end with an initialised (untrained) model folder on hippocampus cases. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { convertDecathlonTask, planAndPreprocess, readImage, readPlans } from '../../src/index.js';
 import { createInitialisedModel, trainerFolderPath } from '../../src/inference/model-folder.js';
 import { findInputCases, loadModel, predictFolder, predictVolumes } from '../../src/inference/predict.js';
 import { readNpzRaw } from '../../src/io/npz.js';
+import { applyPostprocessing, readPostprocessingJson } from '../../src/postprocessing/connected-components.js';
 import { HIPPOCAMPUS, PACKAGE_ROOT, tempDir } from '../helpers.js';
 
 const CASES = ['hippocampus_001', 'hippocampus_003'];
@@ -123,4 +124,43 @@ test('the command: fold selection, mirroring, and one-line errors with exit 1', 
   assert.equal(misplaced.status, 1);
   assert.match(misplaced.stderr, /-l and -ctr belong to the cascade/);
   assert.ok(JSON.parse(readFileSync(join(out, 'plans.json'), 'utf8')).plans_per_stage);
+});
+
+test("the model's postprocessing.json is applied to the outputs (as v1), and a missing one is a warning", async () => {
+  const { input, trainer } = await setup();
+  const raw = join(tempDir(), 'raw');
+  const warnings: string[] = [];
+  await predictFolder(input, raw, trainer, { mirror: false, folds: ['0'], log: (l) => warnings.push(l) });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0] as string, /no postprocessing applied: .*postprocessing\.json does not exist/);
+  writeFileSync(
+    join(trainer, 'postprocessing.json'),
+    JSON.stringify({ for_which_classes: [1, 2], min_valid_object_sizes: 'None' }),
+  );
+  const pp = readPostprocessingJson(join(trainer, 'postprocessing.json'));
+  const post = join(tempDir(), 'post');
+  await predictFolder(input, post, trainer, { mirror: false, folds: ['0'] });
+  assert.ok(existsSync(join(post, 'postprocessing.json')), 'the json is copied beside the predictions');
+  let changed = 0;
+  for (const c of CASES) {
+    const a = await readImage(join(raw, `${c}.nii.gz`));
+    const b = await readImage(join(post, `${c}.nii.gz`));
+    const want = applyPostprocessing(
+      Uint8Array.from(a.data as Uint8Array),
+      a.shape,
+      [...a.geometry.spacing].reverse(),
+      pp,
+    ).seg;
+    assert.deepEqual(b.data, want, c);
+    for (let i = 0; i < want.length; i++) if (want[i] !== (a.data as Uint8Array)[i]) changed++;
+  }
+  assert.ok(changed > 0, 'the untrained network leaves stray components to remove');
+  const off = join(tempDir(), 'off');
+  await predictFolder(input, off, trainer, { mirror: false, folds: ['0'], postprocessing: false });
+  for (const c of CASES) {
+    assert.deepEqual(
+      (await readImage(join(off, `${c}.nii.gz`))).data,
+      (await readImage(join(raw, `${c}.nii.gz`))).data,
+    );
+  }
 });
