@@ -10,7 +10,7 @@
  * (cascade.ts); nnUNetTrainerV2CascadeFullRes (3d_cascade_fullres) trains on the full-resolution
  * stage with those predictions as extra one-hot input channels.
  */
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { clipGradNorm_, Generator, memoryStats, noGrad, SGD, setNumThreads, type Tensor, tidy } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
@@ -30,6 +30,7 @@ import { initWeightsHe } from '../network/init.js';
 import { requireEnvFolder, resolveTaskName } from '../paths.js';
 import { readPlans } from '../planning/plan-from-fingerprint.js';
 import type { Plans } from '../planning/plans.js';
+import { determineFoldPostprocessing } from '../postprocessing/determine.js';
 import {
   type AugmentationParams,
   CASCADE_AUGMENTATION_V1,
@@ -536,6 +537,13 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
       .map(([k, v]) => `${k}: ${Number(v.Dice).toFixed(4)}`)
       .join(', ')}`,
   );
+  // v1 ends validation by deciding the fold's postprocessing and keeping a copy of the references
+  // in the trainer folder for consolidating the folds later.
+  const gtFolder = join(preprocessed, 'gt_segmentations');
+  copyReferences(gtFolder, join(trainerFolder, 'gt_niftis'));
+  log('determining postprocessing on the validation cases');
+  const pp = await determineFoldPostprocessing(foldFolder, gtFolder, { log });
+  log(`postprocessing: ${pp.path}`);
   let nextStagePredictions: string[] = [];
   if (o.configuration === '3d_lowres' && o.disableNextStagePred !== true) {
     const nextStage = stageForConfiguration(plans, '3d_fullres');
@@ -553,4 +561,16 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
   net.dispose();
   optimizer.dispose();
   return { foldFolder, epochs: state.epoch, validationSummary, nextStagePredictions };
+}
+
+/** Copies the reference segmentations that are not there yet (v1's TRAINER/gt_niftis). */
+function copyReferences(from: string, to: string): void {
+  if (!existsSync(from)) return;
+  mkdirSync(to, { recursive: true });
+  for (const f of readdirSync(from)) {
+    if (!f.endsWith('.nii.gz') || existsSync(join(to, f))) continue;
+    const tmp = join(to, `.${f}.tmp-${process.pid}`);
+    copyFileSync(join(from, f), tmp);
+    renameSync(tmp, join(to, f));
+  }
 }

@@ -75,6 +75,10 @@ test('convert, plan, preprocess, train, validate, continue (-c) and predict, all
     'progress.png',
     'debug.json',
     'validation_raw/summary.json',
+    // v1 decides the fold's postprocessing at the end of validation.
+    'postprocessing.json',
+    'validation_raw_postprocessed/summary.json',
+    '../gt_niftis/hippocampus_001.nii.gz',
   ]) {
     assert.ok(existsSync(join(fold, f)), f);
   }
