@@ -190,12 +190,21 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   step('choose the best configuration', 'find-best-configuration', '-m', ...configs, '-t', '4', '-f', '0');
   const testImages = join(env.nnUNet_raw_data_base, 'nnUNet_raw_data', 'Task004_Hippocampus', 'imagesTs');
   const predictions = join(ws, 'predictions');
-  const best = readBestConfiguration(env.RESULTS_FOLDER, configs);
-  step(
-    `predict the ${staged.testIds.length} held-out cases with ${best}`,
-    'predict',
-    ...predictArgs(best, testImages, predictions),
-  );
+  // Run exactly the commands nnUNet_find_best_configuration wrote for its choice.
+  const commands = chosenCommands(join(env.RESULTS_FOLDER, 'nnUNet', 'ensembles', 'Task004_Hippocampus'));
+  for (const c of commands) {
+    const args = c.args.map((a) =>
+      a === 'INPUT_FOLDER'
+        ? testImages
+        : a === 'OUTPUT_FOLDER'
+          ? predictions
+          : a.startsWith('OUTPUT_FOLDER_')
+            ? join(ws, `predictions_${a.slice('OUTPUT_FOLDER_'.length).toLowerCase()}`)
+            : a,
+    );
+    const what = c.command === 'predict' ? `predict the ${staged.testIds.length} held-out cases` : 'ensemble';
+    step(what, c.command, ...args);
+  }
   step(
     'evaluate against the held-out labels',
     'evaluate-folder',
@@ -237,16 +246,33 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   };
 }
 
-/** The configuration (or ensemble) nnUNet_find_best_configuration chose, from its JSON record. */
-function readBestConfiguration(results: string, configs: string[]): string {
-  const file = join(results, 'nnUNet', 'ensembles', 'Task004_Hippocampus', 'best_configuration.json');
-  if (!existsSync(file)) return configs[0] as string;
-  const rec = JSON.parse(readFileSync(file, 'utf8')) as { configuration?: string };
-  return rec.configuration ?? (configs[0] as string);
-}
-
-function predictArgs(configuration: string, input: string, output: string): string[] {
-  return ['-i', input, '-o', output, '-t', '4', '-m', configuration, '-f', '0'];
+/**
+ * The commands of the chosen model from prediction_commands.txt (one block per winner: predict
+ * lines, then an ensemble line for an ensemble; on a tie v1's pick is the last block).
+ */
+function chosenCommands(summaryFolder: string): { command: string; args: string[] }[] {
+  const file = join(summaryFolder, 'prediction_commands.txt');
+  if (!existsSync(file)) {
+    throw new NnunetError('ERR_PIPELINE', `${file} was not written by nnUNet_find_best_configuration.`);
+  }
+  const blocks: string[][][] = [[]];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const words = line
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w.length > 0);
+    if (words.length === 0) continue;
+    (blocks[blocks.length - 1] as string[][]).push(words);
+    // A block ends with the command that writes OUTPUT_FOLDER itself.
+    if (words.includes('OUTPUT_FOLDER')) blocks.push([]);
+  }
+  const last = blocks.filter((b) => b.length > 0).pop() ?? [];
+  const names: Record<string, string> = { nnUNet_predict: 'predict', nnUNet_ensemble: 'ensemble' };
+  return last.map((words) => {
+    const command = names[words[0] as string];
+    if (command === undefined) throw new NnunetError('ERR_PIPELINE', `${file}: unexpected command ${words[0]}.`);
+    return { command, args: words.slice(1) };
+  });
 }
 
 const spec: CommandSpec = {

@@ -5,7 +5,7 @@
  * evaluated together, and the postprocessing is determined on all of them
  * (TRAINER/postprocessing.json, TRAINER/cv_niftis_postprocessed).
  */
-import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { aggregateScores, readSummaryJson, type SummaryJson } from '../evaluation/evaluator.js';
@@ -144,12 +144,22 @@ export async function collectAndEvaluateCv(
       `${gtFolder} has no reference for the predictions ${noGt.slice(0, 5).join(', ')}; it must hold the ground truth of every training case.`,
     );
   }
-  if (names.length !== gtNames.length) {
+  // v1 always demands every training case. When the caller picks some of the five folds (-f 0)
+  // and each fold's debug.json lists its validation cases, those cases are what must be there.
+  const subset = !DEFAULT_FOLDS.every((f) => folds.includes(f));
+  const expected = subset ? foldValidationCases(trainerFolder, folds) : null;
+  const required = expected === null ? gtNames : gtNames.filter((n) => expected.has(n.replace(/\.nii\.gz$/, '')));
+  if (expected !== null && required.length < gtNames.length) {
+    options.log?.(
+      `note: consolidating fold(s) ${folds.join(', ')} only: ${required.length} of the ${gtNames.length} training cases (nnU-Net v1 requires all five folds).`,
+    );
+  }
+  if (names.length !== required.length) {
     const have = new Set(names);
-    const unpredicted = gtNames.filter((n) => !have.has(n));
+    const unpredicted = required.filter((n) => !have.has(n));
     throw new NnunetError(
       'ERR_NOT_FOUND',
-      `Folds ${folds.join(', ')} of ${trainerFolder} predict ${names.length} of the ${gtNames.length} cases in ${gtFolder} (none for ${unpredicted.slice(0, 3).join(', ')}${unpredicted.length > 3 ? ', ...' : ''}): train all folds first.`,
+      `Folds ${folds.join(', ')} of ${trainerFolder} predict ${names.length} of the ${required.length} cases in ${gtFolder} (none for ${unpredicted.slice(0, 3).join(', ')}${unpredicted.length > 3 ? ', ...' : ''}): train all folds first.`,
     );
   }
   const firstSummary = join(trainerFolder, `fold_${folds[0]}`, validation, 'summary.json');
@@ -201,4 +211,22 @@ export function parseFolds(values: readonly string[]): number[] {
     if (!/^\d+$/.test(v)) throw new NnunetError('ERR_ARGUMENT', `-f takes fold numbers such as 0 1 2 3 4, got "${v}".`);
     return Number(v);
   });
+}
+
+/** The union of the folds' validation cases from fold_N/debug.json (dataset_val); null if any is unknown. */
+function foldValidationCases(trainerFolder: string, folds: readonly number[]): Set<string> | null {
+  const cases = new Set<string>();
+  for (const f of folds) {
+    const file = join(trainerFolder, `fold_${f}`, 'debug.json');
+    if (!existsSync(file)) return null;
+    let val: unknown;
+    try {
+      val = (JSON.parse(readFileSync(file, 'utf8')) as { dataset_val?: unknown }).dataset_val;
+    } catch {
+      return null;
+    }
+    if (!Array.isArray(val) || !val.every((v) => typeof v === 'string')) return null;
+    for (const v of val) cases.add(v);
+  }
+  return cases;
 }

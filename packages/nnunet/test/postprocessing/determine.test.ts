@@ -1,6 +1,6 @@
 /** v1's postprocessing decision (determine_postprocessing) and fold consolidation on constructed results. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readSummaryJson } from '../../src/evaluation/evaluator.js';
@@ -149,6 +149,16 @@ test('consolidateFolds gathers the folds, evaluates them together and decides on
     consolidateFolds(trainer, { workers: 1, folds: [0, 1] }),
     /predict 2 of the 3 cases .*c\.nii\.gz.*train all folds/,
   );
+  // Folds chosen on purpose (-f) whose debug.json names their validation cases: c belongs to
+  // no chosen fold, so it is not required (a note says so); a listed case that is missing still is.
+  writeFileSync(join(trainer, 'fold_0', 'debug.json'), JSON.stringify({ dataset_val: ['a'] }));
+  writeFileSync(join(trainer, 'fold_1', 'debug.json'), JSON.stringify({ dataset_val: ['b'] }));
+  const notes: string[] = [];
+  const partial = await consolidateFolds(trainer, { workers: 1, folds: [0, 1], log: (l) => notes.push(l) });
+  assert.equal(partial.cvSummary.results.all.length, 2);
+  assert.ok(notes.some((l) => /fold\(s\) 0, 1 only: 2 of the 3 training cases/.test(l)));
+  writeFileSync(join(trainer, 'fold_1', 'debug.json'), JSON.stringify({ dataset_val: ['b', 'c'] }));
+  await assert.rejects(consolidateFolds(trainer, { workers: 1, folds: [0, 1] }), /predict 2 of the 3 cases/);
 });
 
 test('postprocessing.json text is byte-identical to the file v1 wrote for Task906_Tiny fold 0', () => {
