@@ -129,11 +129,18 @@ export function loadNetwork(
   }
   const plans = readModelPlans(trainerFolder);
   const meta = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as CheckpointMeta;
-  const net = new GenericUNet(unetConfigFromPlans(plans, meta.stage, { deepSupervision: false }));
+  const config = unetConfigFromPlans(plans, meta.stage, { deepSupervision: false });
+  // The cascade's full-resolution network also reads the low-resolution one-hot foreground classes.
+  if (meta.configuration === '3d_cascade_fullres') {
+    config.inputChannels =
+      typeof meta.input_channels === 'number' ? meta.input_channels : config.inputChannels + plans.num_classes;
+  }
+  const net = new GenericUNet(config);
   const { tensors } = safetensors.load(`${base}.safetensors`);
   try {
     net.loadStateDict(tensors);
   } catch (e) {
+    net.dispose();
     throw new NnunetError(
       'ERR_DATASET',
       `${base}.safetensors does not fit the network of ${join(trainerFolder, 'plans.json')}: ${(e as Error).message}`,

@@ -9,14 +9,13 @@
  * segmentation (on the input grid) is cropped like the images, resampled to the preprocessed grid
  * (per-label linear, v1's resize_segmentation order 1) and appended as one-hot channels.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { safetensors, type Tensor } from '@nnunet/torch';
+import type { Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import { type CroppedProperties, cropVolumes, loadAndCropCase, writeJsonAtomic } from '../fingerprint/crop-task.js';
 import { readImage, type Volume } from '../io/image.js';
-import { unetConfigFromPlans } from '../network/from-plans.js';
-import { GenericUNet } from '../network/generic-unet.js';
+import type { GenericUNet } from '../network/generic-unet.js';
 import type { Plans } from '../planning/plans.js';
 import { loadRemoveSave, readPostprocessingJson } from '../postprocessing/connected-components.js';
 import { preprocessArrays, settingsFromPlans, transposeSpatial } from '../preprocessing/preprocess.js';
@@ -102,44 +101,6 @@ function isCascadeMeta(meta: CheckpointMeta): boolean {
   return meta.configuration === '3d_cascade_fullres';
 }
 
-/**
- * A fold's network: loadNetwork, except for cascade checkpoints, whose network has
- * modalities + foreground labels input channels.
- */
-function loadFoldNetwork(
-  trainerFolder: string,
-  fold: string,
-  checkpoint: string,
-): { net: GenericUNet; meta: CheckpointMeta } {
-  const base = join(trainerFolder, `fold_${fold}`, checkpoint);
-  let meta: CheckpointMeta | null = null;
-  try {
-    meta = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as CheckpointMeta;
-  } catch {
-    meta = null;
-  }
-  if (meta === null || !isCascadeMeta(meta)) return loadNetwork(trainerFolder, fold, checkpoint);
-  const plans = readModelPlans(trainerFolder);
-  const config = unetConfigFromPlans(plans, meta.stage, { deepSupervision: false });
-  const inputChannels =
-    typeof meta.input_channels === 'number' ? meta.input_channels : config.inputChannels + plans.num_classes;
-  const net = new GenericUNet({ ...config, inputChannels });
-  const { tensors } = safetensors.load(`${base}.safetensors`);
-  try {
-    net.loadStateDict(tensors);
-  } catch (e) {
-    net.dispose();
-    throw new NnunetError(
-      'ERR_DATASET',
-      `${base}.safetensors does not fit the cascade network of ${join(trainerFolder, 'plans.json')}: ${(e as Error).message}`,
-    );
-  } finally {
-    for (const t of tensors.values()) t.dispose();
-  }
-  net.eval();
-  return { net, meta };
-}
-
 /** Loads the selected folds (default: all present) of a trainer folder. */
 export function loadModel(
   trainerFolder: string,
@@ -151,13 +112,13 @@ export function loadModel(
   if (folds.length === 0) {
     throw new NnunetError(
       'ERR_NOT_FOUND',
-      `${trainerFolder} has no fold_N/${checkpoint}.safetensors: train the model first or pick the checkpoint with -chk.`,
+      `${trainerFolder} has no fold_N/${checkpoint}.safetensors (nor v1's fold_N/${checkpoint}.model): train the model first or pick the checkpoint with -chk.`,
     );
   }
   const nets: GenericUNet[] = [];
   const metas: CheckpointMeta[] = [];
   for (const f of folds) {
-    const { net, meta } = loadFoldNetwork(trainerFolder, f, checkpoint);
+    const { net, meta } = loadNetwork(trainerFolder, f, checkpoint);
     if (o.device === 'cuda') net.to('cuda');
     nets.push(net);
     metas.push(meta);
