@@ -172,6 +172,8 @@ export interface TrainOptions {
   pretrainedWeights?: string;
   /** 3d_lowres: skip the prediction of the validation cases for the cascade (v1's --disable_next_stage_pred). */
   disableNextStagePred?: boolean;
+  /** Skip deciding the fold's postprocessing after validation (v1's --disable_postprocessing_on_folds). */
+  disablePostprocessingOnFolds?: boolean;
   /** Cascade augmentation parameters (default CASCADE_AUGMENTATION_V1, what v1's trainer runs). */
   cascadeAugmentation?: CascadeAugmentationParams;
   /** Set by the caller to stop after the current epoch (save, then validate). */
@@ -541,9 +543,11 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
   // in the trainer folder for consolidating the folds later.
   const gtFolder = join(preprocessed, 'gt_segmentations');
   copyReferences(gtFolder, join(trainerFolder, 'gt_niftis'));
-  log('determining postprocessing on the validation cases');
-  const pp = await determineFoldPostprocessing(foldFolder, gtFolder, { log });
-  log(`postprocessing: ${pp.path}`);
+  if (o.disablePostprocessingOnFolds !== true) {
+    log('determining postprocessing on the validation cases');
+    const pp = await determineFoldPostprocessing(foldFolder, gtFolder, { log });
+    log(`postprocessing: ${pp.path}`);
+  }
   let nextStagePredictions: string[] = [];
   if (o.configuration === '3d_lowres' && o.disableNextStagePred !== true) {
     const nextStage = stageForConfiguration(plans, '3d_fullres');
