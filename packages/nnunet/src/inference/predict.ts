@@ -357,7 +357,8 @@ export async function predictFolder(
   } finally {
     for (const n of model.nets) n.dispose();
   }
-  if (o.postprocessing !== false) await applyModelPostprocessing(trainerFolder, outputFolder, all, o.log);
+  // Only this run's outputs: skipped ones were postprocessed when they were written.
+  if (o.postprocessing !== false) await applyModelPostprocessing(trainerFolder, outputFolder, written, o.log);
   return written;
 }
 
@@ -365,7 +366,7 @@ export async function predictFolder(
 async function applyModelPostprocessing(
   trainerFolder: string,
   outputFolder: string,
-  cases: readonly InputCase[],
+  files: readonly string[],
   log?: (line: string) => void,
 ): Promise<void> {
   const ppFile = join(trainerFolder, 'postprocessing.json');
@@ -379,8 +380,5 @@ async function applyModelPostprocessing(
   copyFileSync(ppFile, join(outputFolder, 'postprocessing.json'));
   if (pp.for_which_classes.length === 0) return;
   log?.(`postprocessing with ${ppFile}`);
-  for (const c of cases) {
-    const f = join(outputFolder, `${c.id}.nii.gz`);
-    if (existsSync(f)) await loadRemoveSave(f, f, pp);
-  }
+  for (const f of files) await loadRemoveSave(f, f, pp);
 }
