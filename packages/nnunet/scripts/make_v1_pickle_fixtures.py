@@ -17,9 +17,11 @@ Writes (relative to packages/nnunet/test/fixtures):
                                      nnUNetTrainerV2_DP
   v1_models/variants/nnUNet/2d/Task906_Tiny/nnUNetTrainerV2_3ConvPerStage__nnUNetPlansv2.1/ and
   v1_models/variants/nnUNet/3d_cascade_fullres/Task906_Tiny/nnUNetTrainerV2CascadeFullRes__nnUNetPlansv2.1/
-                                     randomly initialised v1 Generic_UNets as those trainers build them
-                                     (3 convolutions per stage; the cascade's num_classes - 1 extra
-                                     inputs), base_num_features 4 to stay small, and
+                                     randomly initialised v1 Generic_UNets as those trainers build them:
+                                     3ConvPerStage keeps the plans' base_num_features (32) but builds
+                                     3 convolutions per stage with 24 features, as its
+                                     initialize_network does; the cascade (num_classes - 1 extra
+                                     inputs) has plans and network at base_num_features 4 to stay small;
   v1_models/variants/logits_<cfg>.npy  their logits for the input 2 sin(0.37 i), by v1's Generic_UNet
   v1_models/variants/inputs.json     trainer and input shape per configuration
 Needs the v1 model folders already copied into test/fixtures/v1_models (from
@@ -176,18 +178,23 @@ def write_variants():
 
     out = os.path.join(V1, 'variants')
     logits = {}
-    for cfg, trainer, convs, extra in (('2d', 'nnUNetTrainerV2_3ConvPerStage', 3, 0),
-                                      ('3d_cascade_fullres', 'nnUNetTrainerV2CascadeFullRes', None, 2)):
+    # (configuration, trainer, convolutions per stage, extra inputs, plans' base features, network's)
+    for cfg, trainer, convs, extra, plans_base, net_base in (
+            ('2d', 'nnUNetTrainerV2_3ConvPerStage', 3, 0, None, 24),
+            ('3d_cascade_fullres', 'nnUNetTrainerV2CascadeFullRes', None, 2, 4, 4)):
         src_cfg = '2d' if cfg == '2d' else '3d_fullres'
         with open(os.path.join(V1, 'nnUNet', src_cfg, 'Task906_Tiny', TRAINER, 'plans.pkl'), 'rb') as f:
             plans = pickle.load(f)
-        plans['base_num_features'] = 4
+        if plans_base is not None:
+            plans['base_num_features'] = plans_base
+        # 3ConvPerStage must differ from its plans, or a loader that ignores the override passes.
+        assert trainer != 'nnUNetTrainerV2_3ConvPerStage' or plans['base_num_features'] == 32
         stage = plans['plans_per_stage'][0]
         three_d = len(stage['patch_size']) == 3
         conv, norm, drop = (nn.Conv3d, nn.InstanceNorm3d, nn.Dropout3d) if three_d else \
             (nn.Conv2d, nn.InstanceNorm2d, nn.Dropout2d)
         torch.manual_seed(906)
-        net = Generic_UNet(plans['num_modalities'] + extra, 4, plans['num_classes'] + 1,
+        net = Generic_UNet(plans['num_modalities'] + extra, net_base, plans['num_classes'] + 1,
                            len(stage['pool_op_kernel_sizes']), convs or plans.get('conv_per_stage', 2), 2, conv,
                            norm, {'eps': 1e-5, 'affine': True}, drop, {'p': 0, 'inplace': True}, nn.LeakyReLU,
                            {'negative_slope': 1e-2, 'inplace': True}, True, False, lambda x: x,

@@ -19,7 +19,7 @@ import { unetConfigFromPlans } from '../network/from-plans.js';
 import { GenericUNet } from '../network/generic-unet.js';
 import { CONFIGURATIONS, RESULTS_SUBFOLDER } from '../paths.js';
 import type { Plans } from '../planning/plans.js';
-import { readV1ModelInfo, readV1Plans, v1MirrorAxes, v1Stage, v1TrainerInfo } from './v1-model.js';
+import { readV1ModelInfo, readV1Plans, v1MirrorAxes, v1NetworkConfig, v1Stage, v1TrainerInfo } from './v1-model.js';
 
 export type Configuration = (typeof CONFIGURATIONS)[number];
 export const DEFAULT_TRAINER = 'nnUNetTrainerV2';
@@ -180,10 +180,7 @@ function loadV1Network(
   const trainer = v1TrainerInfo(trainerName, trainerFolder);
   const plans = info?.plans ?? readModelPlans(trainerFolder);
   const stage = v1Stage(plans, info?.init.stage ?? null, info ? infoFile : join(trainerFolder, V1_PLANS_FILE));
-  const config = unetConfigFromPlans(plans, stage, { deepSupervision: false });
-  // The cascade's full-resolution network also reads the low-resolution one-hot foreground classes.
-  if (trainer.cascade) config.inputChannels += plans.num_classes;
-  if (trainer.convPerStage !== undefined) config.convPerStage = trainer.convPerStage;
+  const config = v1NetworkConfig(trainer, plans, stage);
   const ckpt = readTorchCheckpoint(modelFile);
   const keys = [...ckpt.stateDict.keys()];
   const prefix = keys.length > 0 && keys.every((k) => k.startsWith('module.')) ? 'module.' : undefined;
@@ -207,7 +204,8 @@ function loadV1Network(
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
     trainer: trainerName,
-    configuration: configurationOfFolder(trainerFolder, plans, stage),
+    // A cascade trainer makes it a cascade model whatever the folder is called.
+    configuration: trainer.cascade ? '3d_cascade_fullres' : configurationOfFolder(trainerFolder, plans, stage),
     stage,
     fold,
     epoch: typeof epoch === 'number' ? epoch : 0,

@@ -6,12 +6,15 @@
  *   splits_final.pkl                                                   -> Split[]
  *   CASE.pkl beside a predicted CASE.npz                               -> the properties our CASE.json holds
  * and the facts v1 derives from the trainer class: whether its network is the one GenericUNet
- * builds (nnUNetTrainerV2's), the cascade's extra input channels, and the test-time mirror axes.
+ * builds (nnUNetTrainerV2's, or a Generic_UNet with other features, convolutions per stage or
+ * kernels), the cascade's extra input channels, and the test-time mirror axes.
  * Everything goes through the safe pickle reader: nothing from the files is executed.
  */
 import { NnunetError } from '../errors.js';
 import type { CroppedProperties } from '../fingerprint/crop-task.js';
 import { type PickleValue, type PlainValue, readPickleFile, toPlain } from '../io/pickle.js';
+import { unetConfigFromPlans } from '../network/from-plans.js';
+import type { GenericUNetConfig } from '../network/generic-unet.js';
 import type { Plans } from '../planning/plans.js';
 import type { Split } from '../training/splits.js';
 
@@ -25,6 +28,13 @@ export interface V1TrainerInfo {
   mirroring: boolean;
   /** Convolutions per resolution stage when the class fixes it (nnUNetTrainerV2_3ConvPerStage: 3). */
   convPerStage?: number;
+  /**
+   * Features of the first stage when the class fixes it instead of taking the plans'
+   * base_num_features (nnUNetTrainerV2_3ConvPerStage: 24, to save GPU memory).
+   */
+  baseNumFeatures?: number;
+  /** Every convolution kernel is 3 on every axis, whatever the plans say (nnUNetTrainerV2_allConv3x3). */
+  allConv3x3?: boolean;
   /** The cascade's full-resolution network also takes the one-hot low-resolution segmentation. */
   cascade: boolean;
 }
@@ -121,6 +131,9 @@ const CASCADE = [
   'nnUNetTrainerV2CascadeFullRes_shorter_lowerLR',
 ] as const;
 
+/** nnUNetTrainerV2_3ConvPerStage's base_num_features, set in its initialize_network over the plans' value. */
+export const V1_3CONV_BASE_NUM_FEATURES = 24;
+
 const TRAINERS: ReadonlyMap<string, V1TrainerInfo> = (() => {
   const m = new Map<string, V1TrainerInfo>();
   for (const name of SAME_AS_V2) m.set(name, { name, equivalent: 'nnUNetTrainerV2', mirroring: true, cascade: false });
@@ -129,11 +142,44 @@ const TRAINERS: ReadonlyMap<string, V1TrainerInfo> = (() => {
   for (const name of CASCADE) {
     m.set(name, { name, equivalent: 'nnUNetTrainerV2CascadeFullRes', mirroring: true, cascade: true });
   }
-  // Generic_UNet with 3 instead of the plans' conv_per_stage convolutions per stage.
-  const three = 'nnUNetTrainerV2_3ConvPerStage';
-  m.set(three, { name: three, equivalent: 'nnUNetTrainerV2', mirroring: true, cascade: false, convPerStage: 3 });
+  // Generic_UNet with other arguments, from v1's nnUNet_variants/architectural_variants: the same
+  // modules (conv, instance norm, leaky ReLU 0.01, heads without bias), other sizes.
+  const variant = (name: string, extra: Partial<V1TrainerInfo>): void => {
+    m.set(name, { name, equivalent: 'nnUNetTrainerV2', mirroring: true, cascade: false, ...extra });
+  };
+  // 3 convolutions per stage with base_num_features fixed at 24 (v1 overrides the plans' value).
+  variant('nnUNetTrainerV2_3ConvPerStage', { convPerStage: 3, baseNumFeatures: V1_3CONV_BASE_NUM_FEATURES });
+  // 3 convolutions per stage, the plans' base_num_features.
+  variant('nnUNetTrainerV2_3ConvPerStageSameFilters', { convPerStage: 3 });
+  // Every convolution kernel set to 3 (also along axes the plans give 1).
+  variant('nnUNetTrainerV2_allConv3x3', { allConv3x3: true });
   return m;
 })();
+
+/**
+ * Architectural variants of v1 whose network GenericUNet cannot build, with what differs; they
+ * are refused by name (nnunet/training/network_training/nnUNet_variants/architectural_variants).
+ */
+const UNSUPPORTED_NETWORKS: ReadonlyMap<string, string> = new Map([
+  ['nnUNetTrainerV2_BN', 'batch normalisation instead of instance normalisation'],
+  ['nnUNetTrainerV2_GN', 'group normalisation instead of instance normalisation'],
+  ['nnUNetTrainerV2_FRN', 'filter response normalisation and no nonlinearity'],
+  ['nnUNetTrainerV2_NoNormalization', 'no normalisation layers'],
+  ['nnUNetTrainerV2_NoNormalization_lr1en3', 'no normalisation layers'],
+  ['nnUNetTrainerV2_GeLU', 'GELU instead of leaky ReLU'],
+  ['nnUNetTrainerV2_Mish', 'Mish instead of leaky ReLU'],
+  ['nnUNetTrainerV2_ReLU', 'ReLU instead of leaky ReLU'],
+  ['nnUNetTrainerV2_LReLU_slope_2en1', 'leaky ReLU with slope 0.2 instead of 0.01'],
+  ['nnUNetTrainerV2_ReLU_biasInSegOutput', 'ReLU and a bias in the segmentation heads'],
+  ['nnUNetTrainerV2_lReLU_biasInSegOutput', 'a bias in the segmentation heads'],
+  ['nnUNetTrainerV2_ReLU_convReLUIN', 'ReLU before the instance norm (conv, ReLU, norm)'],
+  ['nnUNetTrainerV2_lReLU_convReLUIN', 'the leaky ReLU before the instance norm (conv, leaky ReLU, norm)'],
+  ['nnUNetTrainerV2_ResencUNet', 'a residual-encoder U-Net instead of Generic_UNet'],
+  ['nnUNetTrainerV2_ResencUNet_DA3', 'a residual-encoder U-Net instead of Generic_UNet'],
+  ['nnUNetTrainerV2_ResencUNet_DA3_BN', 'a residual-encoder U-Net instead of Generic_UNet'],
+  ['nnUNetTrainerV2_ResencUNet_SimonsInit', 'a residual-encoder U-Net instead of Generic_UNet'],
+  ['nnUNetTrainerV2_ResencUNet_SimonsInit_DA5', 'a residual-encoder U-Net instead of Generic_UNet'],
+]);
 
 /** The v1 trainer classes whose models this package can run, sorted. */
 export function supportedV1Trainers(): string[] {
@@ -143,6 +189,13 @@ export function supportedV1Trainers(): string[] {
 /** What `name` (a v1 trainer class) means for inference; an NnunetError naming it when unsupported. */
 export function v1TrainerInfo(name: string, source: string): V1TrainerInfo {
   const info = TRAINERS.get(name);
+  const reason = UNSUPPORTED_NETWORKS.get(name);
+  if (reason !== undefined) {
+    throw new NnunetError(
+      'ERR_DATASET',
+      `${source} was trained by the v1 trainer ${name}, whose network has ${reason}; only Generic_UNet with instance normalisation and leaky ReLU 0.01 (nnUNetTrainerV2's network) can be run here.`,
+    );
+  }
   if (info === undefined) {
     throw new NnunetError(
       'ERR_DATASET',
@@ -159,6 +212,20 @@ export function v1TrainerInfo(name: string, source: string): V1TrainerInfo {
 export function v1MirrorAxes(trainer: V1TrainerInfo, patchDims: number): number[] {
   if (!trainer.mirroring) return [];
   return patchDims === 2 ? [0, 1] : [0, 1, 2];
+}
+
+/**
+ * The network a v1 trainer built for plans stage `stage`, in inference mode (no deep supervision):
+ * the plans' Generic_UNet with the trainer's overrides (features, convolutions per stage, kernels)
+ * and, for the cascade, num_classes extra input channels (the one-hot low-resolution foreground).
+ */
+export function v1NetworkConfig(trainer: V1TrainerInfo, plans: Plans, stage: string): GenericUNetConfig {
+  const config = unetConfigFromPlans(plans, stage, { deepSupervision: false });
+  if (trainer.cascade) config.inputChannels += plans.num_classes;
+  if (trainer.convPerStage !== undefined) config.convPerStage = trainer.convPerStage;
+  if (trainer.baseNumFeatures !== undefined) config.baseNumFeatures = trainer.baseNumFeatures;
+  if (trainer.allConv3x3) config.convKernelSizes = config.convKernelSizes.map((k) => k.map(() => 3));
+  return config;
 }
 
 type PlainObject = { [key: string]: PlainValue };

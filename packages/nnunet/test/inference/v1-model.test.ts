@@ -12,7 +12,9 @@ import {
   readV1Plans,
   readV1Splits,
   supportedV1Trainers,
+  V1_3CONV_BASE_NUM_FEATURES,
   v1MirrorAxes,
+  v1NetworkConfig,
   v1TrainerInfo,
 } from '../../src/inference/v1-model.js';
 import { readNpy } from '../../src/io/npy.js';
@@ -129,6 +131,56 @@ test('v1 trainers: training-only variants map onto nnUNetTrainerV2, others are r
       (e: unknown) => e instanceof NnunetError && e.message.includes(bad) && e.message.includes('the/model/folder'),
     );
   }
+  // Architectural variants with other modules are refused with what differs.
+  for (const [bad, why] of [
+    ['nnUNetTrainerV2_ReLU', /ReLU instead of leaky ReLU/],
+    ['nnUNetTrainerV2_LReLU_slope_2en1', /slope 0\.2/],
+    ['nnUNetTrainerV2_lReLU_biasInSegOutput', /bias in the segmentation heads/],
+    ['nnUNetTrainerV2_lReLU_convReLUIN', /before the instance norm/],
+    ['nnUNetTrainerV2_GN', /group normalisation/],
+    ['nnUNetTrainerV2_NoNormalization_lr1en3', /no normalisation/],
+    ['nnUNetTrainerV2_ResencUNet_SimonsInit_DA5', /residual-encoder/],
+  ] as const) {
+    assert.ok(!supported.includes(bad), bad);
+    assert.throws(
+      () => v1TrainerInfo(bad, 'the/model/folder'),
+      (e: unknown) => e instanceof NnunetError && e.message.includes(bad) && why.test(e.message),
+    );
+  }
+});
+
+test("v1 architectural variants that keep Generic_UNet: their networks override the plans as v1's classes do", () => {
+  // Hippocampus-like 3-D plans: base 32, 2 convolutions, a kernel of 1 along z in the first stage.
+  const plans = JSON.parse(readFileSync(join(V1, 'plans_3d.json'), 'utf8')) as ReturnType<typeof readV1Plans>;
+  const stage = plans.plans_per_stage['0'];
+  assert.ok(stage);
+  stage.conv_kernel_sizes = [
+    [1, 3, 3],
+    [3, 3, 3],
+  ];
+  assert.equal(plans.base_num_features, 32);
+  const cfg = (t: string) => v1NetworkConfig(v1TrainerInfo(t, 'x'), plans, '0');
+  const v2 = cfg('nnUNetTrainerV2');
+  assert.deepStrictEqual([v2.baseNumFeatures, v2.convPerStage, v2.inputChannels], [32, 2, 1]);
+  assert.deepStrictEqual(v2.convKernelSizes, stage.conv_kernel_sizes);
+  assert.equal(v2.deepSupervision, false);
+  // nnUNetTrainerV2_3ConvPerStage sets base_num_features = 24 in initialize_network, over the plans' 32.
+  assert.equal(V1_3CONV_BASE_NUM_FEATURES, 24);
+  const three = cfg('nnUNetTrainerV2_3ConvPerStage');
+  assert.deepStrictEqual([three.baseNumFeatures, three.convPerStage], [24, 3]);
+  // ...SameFilters keeps the plans' features.
+  const same = cfg('nnUNetTrainerV2_3ConvPerStageSameFilters');
+  assert.deepStrictEqual([same.baseNumFeatures, same.convPerStage], [32, 3]);
+  // allConv3x3 replaces every kernel by 3; pooling is left alone.
+  const all3 = cfg('nnUNetTrainerV2_allConv3x3');
+  assert.deepStrictEqual(all3.convKernelSizes, [
+    [3, 3, 3],
+    [3, 3, 3],
+  ]);
+  assert.deepStrictEqual(all3.poolOpKernelSizes, v2.poolOpKernelSizes);
+  assert.equal(all3.baseNumFeatures, 32);
+  // The cascade reads the image plus the one-hot classes of the low-resolution stage.
+  assert.equal(cfg('nnUNetTrainerV2CascadeFullRes').inputChannels, 1 + plans.num_classes);
 });
 
 test('a v1 model folder loads into GenericUNet: folds, stage, epoch, mirror axes and parameter counts', () => {
@@ -197,7 +249,7 @@ test("3ConvPerStage and cascade networks of v1 give v1's Generic_UNet logits", (
     { trainer: string; input_shape: number[] }
   >;
   for (const [cfg, { trainer, input_shape }] of Object.entries(inputs)) {
-    const { net, meta } = loadNetwork(
+    const { net, meta, plans } = loadNetwork(
       join(variants, 'nnUNet', cfg, 'Task906_Tiny', `${trainer}__nnUNetPlansv2.1`),
       '0',
     );
@@ -214,6 +266,9 @@ test("3ConvPerStage and cascade networks of v1 give v1's Generic_UNet logits", (
       // The cascade network reads the image plus num_classes - 1 one-hot channels.
       assert.equal(net.config.inputChannels, input_shape[1]);
       assert.equal(net.config.convPerStage, cfg === '2d' ? 3 : 2);
+      // 3ConvPerStage: the plans say 32 features, v1's trainer built (and saved) 24.
+      assert.equal(plans.base_num_features, cfg === '2d' ? 32 : 4);
+      assert.equal(net.config.baseNumFeatures, cfg === '2d' ? 24 : 4);
       const y = net.forwardLogits(x);
       const expected = readNpy(join(variants, `logits_${cfg}.npy`));
       assert.deepStrictEqual(y.shape, expected.shape);
@@ -228,6 +283,31 @@ test("3ConvPerStage and cascade networks of v1 give v1's Generic_UNet logits", (
       x.dispose();
       net.dispose();
     }
+  }
+});
+
+test('a v1 cascade checkpoint is a 3d_cascade_fullres model by its trainer, whatever its folder is called', () => {
+  const dir = tempDir('nnunet-v1-cascade-');
+  try {
+    const src = join(V1, 'variants', 'nnUNet', '3d_cascade_fullres', 'Task906_Tiny');
+    const name = 'nnUNetTrainerV2CascadeFullRes__nnUNetPlansv2.1';
+    // Under a 3d_fullres folder, and outside the results layout altogether.
+    for (const where of [join(dir, 'nnUNet', '3d_fullres', 'Task906_Tiny', name), join(dir, 'loose', name)]) {
+      cpSync(join(src, name), where, { recursive: true });
+      const { net, meta } = loadNetwork(where, '0');
+      net.dispose();
+      assert.equal(meta.cascade, true, where);
+      assert.equal(meta.configuration, '3d_cascade_fullres', where);
+    }
+    // Not a cascade trainer: the folder decides, as before.
+    const plain = join(dir, 'nnUNet', '3d_fullres', 'Task906_Tiny', 'nnUNetTrainerV2__nnUNetPlansv2.1');
+    cpSync(folder('3d_fullres'), plain, { recursive: true });
+    const { net, meta } = loadNetwork(plain, '0');
+    net.dispose();
+    assert.equal(meta.configuration, '3d_fullres');
+    assert.equal(meta.cascade, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
