@@ -1,16 +1,19 @@
 /**
- * nnUNet_train -pretrained_weights (v1's load_pretrained_weights) for our checkpoints: the weights
- * of a .safetensors checkpoint (e.g. fold_0/model_final_checkpoint.safetensors of another task)
- * are copied into a freshly initialised network before training. v1's rules: every parameter of
- * the encoder and decoder convolution blocks ('conv_blocks' in the name) must be present with the
- * network's shape, otherwise the architectures are incompatible and nothing is loaded; any other
- * parameter (the segmentation heads, transposed convolutions) is taken only when its name and
- * shape match, so heads for a different number of classes keep their initialisation. A leading
- * "module." (PyTorch DataParallel) is dropped from names.
+ * nnUNet_train -pretrained_weights (v1's load_pretrained_weights): the weights of a checkpoint are
+ * copied into a freshly initialised network before training. The checkpoint is one of ours
+ * (fold_0/model_final_checkpoint.safetensors of another task) or one nnU-Net v1 wrote
+ * (fold_0/model_final_checkpoint.model, a torch.save file whose 'state_dict' is read without
+ * Python, see io/torch-checkpoint.ts), as v1's documentation passes it. v1's rules: every
+ * parameter of the encoder and decoder convolution blocks ('conv_blocks' in the name) must be
+ * present with the network's shape, otherwise the architectures are incompatible and nothing is
+ * loaded; any other parameter (the segmentation heads, transposed convolutions) is taken only when
+ * its name and shape match, so heads for a different number of classes keep their initialisation.
+ * A leading "module." (PyTorch DataParallel / DDP) is dropped from names.
  */
 import { existsSync } from 'node:fs';
 import { type Module, safetensors, type Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
+import { readTorchCheckpoint, stateDictTensors } from '../io/torch-checkpoint.js';
 
 export interface PretrainedLoadResult {
   /** Parameters copied from the file. */
@@ -19,16 +22,40 @@ export interface PretrainedLoadResult {
   skipped: { name: string; reason: string }[];
 }
 
-/** The .safetensors file a -pretrained_weights argument names (the file, or the checkpoint without extension / its .json). */
+/** Our checkpoint's weights, and v1's PyTorch checkpoint. */
+const WEIGHT_SUFFIXES = ['.safetensors', '.model'] as const;
+
+/**
+ * The checkpoint file a -pretrained_weights argument names: the file itself (.safetensors or
+ * v1's .model), or the checkpoint without extension, its .json or v1's .model.pkl, completed with
+ * .safetensors first, then .model.
+ */
 export function pretrainedWeightsFile(path: string): string {
-  const candidates = [path, `${path}.safetensors`, path.replace(/\.(json|model)$/, '.safetensors')];
-  const found = candidates.find((p) => p.endsWith('.safetensors') && existsSync(p));
+  const stem = path.replace(/\.(json|model\.pkl|model|safetensors)$/, '');
+  const candidates = [path, ...WEIGHT_SUFFIXES.map((s) => `${stem}${s}`)];
+  const found = candidates.find((p) => WEIGHT_SUFFIXES.some((s) => p.endsWith(s)) && existsSync(p));
   if (found === undefined)
     throw new NnunetError(
       'ERR_NOT_FOUND',
-      `-pretrained_weights ${path}: no such .safetensors checkpoint; give a file like RESULTS_FOLDER/nnUNet/3d_fullres/TASK/TRAINER__nnUNetPlansv2.1/fold_0/model_final_checkpoint.safetensors.`,
+      `-pretrained_weights ${path}: no such checkpoint (.safetensors, or nnU-Net v1's .model); give a file like RESULTS_FOLDER/nnUNet/3d_fullres/TASK/TRAINER__nnUNetPlansv2.1/fold_0/model_final_checkpoint.safetensors (or .model).`,
     );
   return found;
+}
+
+/** The tensors of a checkpoint file, names as stored; the caller disposes them. */
+function readWeights(file: string): Map<string, Tensor> {
+  if (file.endsWith('.model')) {
+    // readTorchCheckpoint names the file in its own errors.
+    return stateDictTensors(readTorchCheckpoint(file).stateDict);
+  }
+  try {
+    return safetensors.load(file).tensors;
+  } catch (e) {
+    throw new NnunetError(
+      'ERR_DATASET',
+      `-pretrained_weights ${file} is not a readable safetensors file (${(e as Error).message}).`,
+    );
+  }
 }
 
 const shapeText = (t: Tensor) => `[${t.shape.join(', ')}]`;
@@ -36,15 +63,7 @@ const shapeText = (t: Tensor) => `[${t.shape.join(', ')}]`;
 /** Copies pretrained weights into `net` by v1's rules (see the module comment). */
 export function loadPretrainedWeights(net: Module, path: string): PretrainedLoadResult {
   const file = pretrainedWeightsFile(path);
-  let tensors: Map<string, Tensor>;
-  try {
-    tensors = safetensors.load(file).tensors;
-  } catch (e) {
-    throw new NnunetError(
-      'ERR_DATASET',
-      `-pretrained_weights ${file} is not a readable safetensors file (${(e as Error).message}).`,
-    );
-  }
+  const tensors = readWeights(file);
   try {
     const pretrained = new Map<string, Tensor>();
     for (const [k, t] of tensors) pretrained.set(k.startsWith('module.') ? k.slice(7) : k, t);

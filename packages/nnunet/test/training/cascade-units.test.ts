@@ -9,8 +9,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Generator, SGD, safetensors } from '@nnunet/torch';
+import { readV1Plans } from '../../src/inference/v1-model.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { readNpzRaw } from '../../src/io/npz.js';
+import { readTorchCheckpoint, stateDictTensors } from '../../src/io/torch-checkpoint.js';
 import { unetConfigFromPlans } from '../../src/network/from-plans.js';
 import { GenericUNet } from '../../src/network/generic-unet.js';
 import { initWeightsHe } from '../../src/network/init.js';
@@ -25,7 +27,7 @@ import {
   RESCUE_MOMENTUM,
   rescueMomentum,
 } from '../../src/training/trainer.js';
-import { tempDir } from '../helpers.js';
+import { FIXTURES, tempDir } from '../helpers.js';
 
 /** Draws from a list (the loader's interval(max) calls), checking each bound. */
 function scriptedIntervals(values: number[]): RandomSource {
@@ -183,9 +185,79 @@ test('-pretrained_weights: v1 rules (conv blocks must fit, heads of another shap
     /does not fit this network's architecture \(conv_blocks_context\.0\.blocks\.0\.conv\.weight is \[4, 1, 3, 3, 3\], the network needs \[4, 2, 3, 3, 3\]\)/,
   );
   for (const [i, t] of [...other.stateDict().values()].entries()) assert.ok(t.equal(otherBefore[i] as never));
-  assert.throws(() => loadPretrainedWeights(other, join(dir, 'nope.safetensors')), /no such \.safetensors checkpoint/);
+  assert.throws(
+    () => loadPretrainedWeights(other, join(dir, 'nope.safetensors')),
+    /nope\.safetensors: no such checkpoint/,
+  );
   for (const t of [...before.values(), ...otherBefore]) t.dispose();
   for (const m of [source, target, other]) m.dispose();
+});
+
+test("-pretrained_weights with nnU-Net v1's model_final_checkpoint.model: the same rules, read without Python", () => {
+  const v1 = join(FIXTURES, 'v1_models', 'nnUNet');
+  const trainerFolder = (cfg: string, trainer = 'nnUNetTrainerV2') =>
+    join(v1, cfg, 'Task906_Tiny', `${trainer}__nnUNetPlansv2.1`);
+  const model = join(trainerFolder('3d_fullres'), 'fold_0', 'model_final_checkpoint.model');
+  const plans = readV1Plans(join(trainerFolder('3d_fullres'), 'plans.pkl'));
+  const weights = stateDictTensors(readTorchCheckpoint(model).stateDict);
+  try {
+    // A network built from the checkpoint's own plans (training mode) takes every parameter.
+    const net = new GenericUNet(unetConfigFromPlans(plans, '0'), { generator: new Generator(4) });
+    const r = loadPretrainedWeights(net, model);
+    assert.deepEqual(r.skipped, []);
+    assert.equal(r.loaded.length, net.stateDict().size);
+    assert.equal(r.loaded.length, weights.size);
+    for (const [k, t] of net.stateDict()) assert.ok(t.equal(weights.get(k) as never), `${k} loaded`);
+
+    // One more class: the heads keep their initialisation, everything else is v1's.
+    const wider = { ...plans, num_classes: plans.num_classes + 1 };
+    const other = new GenericUNet(unetConfigFromPlans(wider, '0'), { generator: new Generator(5) });
+    const heads = new Map(
+      [...other.stateDict()].filter(([k]) => k.startsWith('seg_outputs')).map(([k, t]) => [k, t.clone()]),
+    );
+    // The checkpoint named without extension is found as v1's .model.
+    const r2 = loadPretrainedWeights(other, model.slice(0, -'.model'.length));
+    assert.deepEqual(r2.skipped.map((s) => s.name).sort(), [...heads.keys()].sort());
+    assert.match(
+      r2.skipped[0]?.reason ?? '',
+      /^shape \[3, 32, 1, 1, 1\] in the file, \[4, 32, 1, 1, 1\] in the network$/,
+    );
+    for (const [k, t] of other.stateDict()) {
+      const want = k.startsWith('seg_outputs') ? heads.get(k) : weights.get(k);
+      assert.ok(t.equal(want as never), k);
+    }
+    for (const t of heads.values()) t.dispose();
+
+    // A DataParallel run's 2d checkpoint ('module.' names, legacy container) into a 3-D network:
+    // the conv blocks do not fit, nothing is loaded.
+    const dp = join(trainerFolder('2d', 'nnUNetTrainerV2_DP'), 'fold_0', 'model_final_checkpoint.model');
+    const before = [...other.stateDict().values()].map((t) => t.clone());
+    assert.throws(
+      () => loadPretrainedWeights(other, dp),
+      /does not fit this network's architecture \(conv_blocks_localization\.0\.0\.blocks\.0\.conv\.weight is \[32, 64, 3, 3\], the network needs \[32, 64, 3, 3, 3\]/,
+    );
+    for (const [i, t] of [...other.stateDict().values()].entries()) assert.ok(t.equal(before[i] as never));
+    for (const t of before) t.dispose();
+    // ...and into a 2-D network built from its plans, every parameter ('module.' dropped).
+    const plans2d = readV1Plans(join(trainerFolder('2d'), 'plans.pkl'));
+    const net2d = new GenericUNet(unetConfigFromPlans(plans2d, '0'), { generator: new Generator(6) });
+    const r3 = loadPretrainedWeights(net2d, dp);
+    assert.deepEqual(r3.skipped, []);
+    assert.ok(r3.loaded.every((k) => !k.startsWith('module.')));
+    assert.equal(r3.loaded.length, net2d.stateDict().size);
+
+    // A damaged .model is refused with the file named.
+    const dir = tempDir();
+    const bad = join(dir, 'model_final_checkpoint.model');
+    writeFileSync(bad, 'not a checkpoint');
+    assert.throws(
+      () => loadPretrainedWeights(net2d, bad),
+      /model_final_checkpoint\.model is not a readable PyTorch checkpoint/,
+    );
+    for (const m of [net, other, net2d]) m.dispose();
+  } finally {
+    for (const t of weights.values()) t.dispose();
+  }
 });
 
 test("v1's epoch-100 rule: a pseudo-Dice of exactly 0 at epoch 100 lowers the momentum and reinitialises", () => {
