@@ -8,14 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Generator, SGD, safetensors } from '@nnunet/torch';
+import { Generator, noGrad, ones, SGD, safetensors, type Tensor, zeros } from '@nnunet/torch';
 import { readV1Plans } from '../../src/inference/v1-model.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { readNpzRaw } from '../../src/io/npz.js';
 import { readTorchCheckpoint, stateDictTensors } from '../../src/io/torch-checkpoint.js';
 import { unetConfigFromPlans } from '../../src/network/from-plans.js';
 import { GenericUNet } from '../../src/network/generic-unet.js';
-import { initWeightsHe } from '../../src/network/init.js';
 import { appendOneHot, requirePrevStageSegmentations, softmaxToLabelsOnGrid } from '../../src/training/cascade.js';
 import { DataLoader, loadDataset, type RandomSource } from '../../src/training/data-loader.js';
 import { loadPretrainedWeights } from '../../src/training/pretrained.js';
@@ -268,23 +267,67 @@ test("v1's epoch-100 rule: a pseudo-Dice of exactly 0 at epoch 100 lowers the mo
   assert.ok(!needsMomentumRescue(101, 0));
   assert.ok(!needsMomentumRescue(100, Number.NaN));
   const net = new GenericUNet(unetConfigFromPlans(tinyPlans(2), '0'), { generator: new Generator(5) });
-  const opt = new SGD(net.parameters(), { lr: 0.01, momentum: MOMENTUM, nesterov: true, weightDecay: 3e-5 });
-  const before = [...net.stateDict().values()].map((t) => t.clone());
+  // Weights as training leaves them: norms and biases away from their initial 1 and 0.
+  noGrad(() => {
+    for (const [k, t] of net.stateDict()) if (!isConvWeight(k)) t.fill_(k.endsWith('instnorm.weight') ? 2 : 0.5);
+  });
+  const lr = 0.01;
+  const weightDecay = 3e-5;
+  const opt = new SGD(net.parameters(), { lr, momentum: MOMENTUM, nesterov: true, weightDecay });
+  const before = new Map([...net.stateDict()].map(([k, t]) => [k, t.clone()]));
   rescueMomentum(net, opt, 77);
   assert.equal(opt.options.momentum, RESCUE_MOMENTUM);
-  assert.equal(opt.options.nesterov, true);
+  assert.equal(RESCUE_MOMENTUM, 0.95);
+  assert.deepEqual([opt.options.lr, opt.options.weightDecay, opt.options.nesterov], [lr, weightDecay, true]);
   assert.equal(opt.stateDict().meta.options.momentum, 0.95, 'checkpoints keep the lowered momentum');
-  // the weights are a fresh He initialisation drawn from the seed
-  const fresh = new GenericUNet(net.config);
-  initWeightsHe(fresh, { generator: new Generator(77) });
-  const want = fresh.stateDict();
-  let changed = 0;
-  [...net.stateDict()].forEach(([k, t], i) => {
-    assert.ok(t.equal(want.get(k) as never), k);
-    if (!t.equal(before[i] as never)) changed++;
+
+  // The weights are v1's InitWeights_He(1e-2) drawn from a generator seeded 77, derived here
+  // without initWeightsHe: every conv / transposed conv / head weight in state-dict order from
+  // N(0, gain / sqrt(fan_in)), fan_in = dim 1 x kernel volume, gain = sqrt(2 / (1 + 0.01^2));
+  // conv biases 0; instance norms back to weight 1, bias 0.
+  const g = new Generator(77);
+  let convs = 0;
+  for (const [k, t] of net.stateDict()) {
+    const old = before.get(k);
+    assert.ok(old && !t.equal(old), `${k} changed`);
+    if (isConvWeight(k)) {
+      convs++;
+      const fanIn = t.shape.slice(1).reduce((a, b) => a * b, 1);
+      const want = zeros(t.shape).normal_(0, Math.sqrt(2 / (1 + 0.01 ** 2)) / Math.sqrt(fanIn), g);
+      assert.ok(t.allclose(want, 1e-5, 0), `${k} is the He draw`);
+      want.dispose();
+    } else {
+      assert.ok(
+        t.toArray().every((v) => v === (k.endsWith('instnorm.weight') ? 1 : 0)),
+        k,
+      );
+    }
+  }
+  assert.ok(convs > 10);
+
+  // One step with every gradient 1: Nesterov's first update is lr (1 + momentum) (g + wd p), so
+  // every parameter moves by the factor of momentum 0.95 (1.95), not 0.99's (1.99).
+  const params = net.parameters();
+  const start = params.map((p) => p.clone());
+  const grads = params.map((p) => ones(p.shape));
+  params.forEach((p, i) => {
+    p.grad = grads[i] as Tensor;
   });
-  assert.ok(changed > 0);
-  for (const t of before) t.dispose();
-  for (const m of [net, fresh]) m.dispose();
+  opt.step();
+  params.forEach((p, i) => {
+    const p0 = (start[i] as Tensor).toArray();
+    const p1 = p.toArray();
+    p1.forEach((v, j) => {
+      const d = 1 + weightDecay * (p0[j] as number);
+      assert.ok(Math.abs((p0[j] as number) - v - lr * 1.95 * d) < 1e-6, `parameter ${i} element ${j}`);
+    });
+  });
+  for (const t of [...before.values(), ...start, ...grads]) t.dispose();
+  net.dispose();
   opt.dispose();
 });
+
+/** Weights that InitWeights_He draws: convolutions, transposed convolutions and heads (not biases, not norms). */
+function isConvWeight(key: string): boolean {
+  return key.endsWith('conv.weight') || /^(tu|seg_outputs)\.\d+\.weight$/.test(key);
+}
