@@ -951,7 +951,7 @@ export type PlainValue = null | boolean | number | string | PlainValue[] | { [ke
  * JSON-like copy of an unpickled value, the way nnU-Net's JSON files hold the same data: dict keys
  * as strings (json.dumps turns 0 into "0"), tuples and sets as arrays, numpy arrays as nested
  * arrays (numpy bytes elements as latin-1 strings), ints beyond 2^53 as (inexact) numbers, bytes
- * as arrays of byte values. Tensors,
+ * as arrays of byte values. A "__proto__" key is an own property, never the prototype. Tensors,
  * storages and bare globals cannot be converted (an NnunetError naming `source`).
  */
 export function toPlain(value: PickleValue, source = 'the pickle data', options: ToPlainOptions = {}): PlainValue {
@@ -976,7 +976,16 @@ export function toPlain(value: PickleValue, source = 'the pickle data', options:
     if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
     if (v instanceof Map) {
       const o: { [key: string]: PlainValue } = {};
-      for (const [k, x] of v) o[keyString(k)] = walk(x, depth + 1);
+      for (const [k, x] of v) {
+        const key = keyString(k);
+        const value = walk(x, depth + 1);
+        // Assigning "__proto__" would replace the object's prototype; make it an own property, as JSON.parse does.
+        if (key === '__proto__') {
+          Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+        } else {
+          o[key] = value;
+        }
+      }
       return o;
     }
     if (v instanceof Set) return [...v].map((x) => walk(x, depth + 1));

@@ -205,6 +205,23 @@ test('v1 files: plans.pkl and a checkpoint data.pkl', () => {
   rejects(pkl, /persistent id/);
 });
 
+test('a dict key "__proto__" stays data: an own property, the prototype untouched', () => {
+  // {'__proto__': {'polluted': 1}, 'a': 1}, protocol 2
+  const bytes = pk(0x80, 2, '}', '(', 'X', u32le(9), '__proto__', '}', 'X', u32le(8), 'polluted', 'K', 1, 's');
+  const v = toPlain(readPickle(pk(...bytes, 'X', u32le(1), 'a', 'K', 1, 'u', '.')), 'evil.pkl') as Record<
+    string,
+    unknown
+  >;
+  assert.equal(Object.getPrototypeOf(v), Object.prototype);
+  assert.equal(v.polluted, undefined);
+  assert.ok(Object.hasOwn(v, '__proto__'));
+  assert.deepStrictEqual(Object.keys(v), ['__proto__', 'a']);
+  assert.deepStrictEqual(Object.getOwnPropertyDescriptor(v, '__proto__')?.value, { polluted: 1 });
+  // The same object JSON.parse builds from the same text.
+  assert.deepStrictEqual(v, JSON.parse('{"__proto__": {"polluted": 1}, "a": 1}'));
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
 test('unknown globals are rejected by name, via GLOBAL and STACK_GLOBAL, and nothing runs', () => {
   const dir = tempDir('nnunet-pickle-');
   const marker = join(dir, 'pwned');
