@@ -8,6 +8,8 @@ Writes (relative to packages/nnunet/test/fixtures):
   io/torch_checkpoint/small_zip.pt   torch.save of a few tensors (zip container)
   io/torch_checkpoint/small_legacy.pt the same in the legacy container
   io/torch_checkpoint/small.json     their values (C order), shapes and dtypes
+  io/torch_checkpoint/small_deflated.pt small_zip.pt repacked by zipfile with deflate (torch.save never
+                                     compresses; the reader must refuse it)
   io/torch_checkpoint/v1_3d_summary.json  per-tensor shape, sum and first values of the v1 3d_fullres
                                      checkpoint, plus its epoch, plot_stuff and best_stuff
   v1_models/plans_3d.json, plans_2d.json   the v1 plans.pkl of each model folder as json.dumps writes them
@@ -147,6 +149,15 @@ def write_torch():
         json.dump(summary, f, indent=1)
 
 
+def write_deflated():
+    import zipfile
+    out = os.path.join(FIX, 'io', 'torch_checkpoint')
+    with zipfile.ZipFile(os.path.join(out, 'small_zip.pt')) as src, \
+            zipfile.ZipFile(os.path.join(out, 'small_deflated.pt'), 'w', zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+
+
 def write_v1_extras():
     for cfg, name in (('3d_fullres', 'plans_3d.json'), ('2d', 'plans_2d.json')):
         with open(os.path.join(V1, 'nnUNet', cfg, 'Task906_Tiny', TRAINER, 'plans.pkl'), 'rb') as f:
@@ -235,8 +246,8 @@ def write_variants():
 if __name__ == '__main__':
     import sys
     # Each part can be rebuilt alone (pickled sets and legacy storage keys differ run to run).
-    parts = sys.argv[1:] or ['pickles', 'torch', 'v1', 'variants']
-    for name, fn in (('pickles', write_pickles), ('torch', write_torch), ('v1', write_v1_extras),
-                     ('variants', write_variants)):
+    parts = sys.argv[1:] or ['pickles', 'torch', 'deflated', 'v1', 'variants']
+    for name, fn in (('pickles', write_pickles), ('torch', write_torch), ('deflated', write_deflated),
+                     ('v1', write_v1_extras), ('variants', write_variants)):
         if name in parts:
             fn()

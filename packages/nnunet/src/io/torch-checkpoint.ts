@@ -13,7 +13,6 @@
  * The pickles are read by the safe reader in pickle.ts: nothing is imported or executed.
  */
 import { readFileSync } from 'node:fs';
-import { inflateRawSync } from 'node:zlib';
 import { type DType, type Tensor, tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import {
@@ -234,19 +233,15 @@ function zipRead(bytes: Uint8Array, name: string, e: ZipEntry, fail: (why: strin
   }
   const start = e.localOffset + 30 + dv.getUint16(e.localOffset + 26, true) + dv.getUint16(e.localOffset + 28, true);
   if (start + e.compSize > bytes.length) fail(`the zip entry ${name} reaches past the end of the file`);
-  const data = bytes.subarray(start, start + e.compSize);
-  if (e.method === 0) return data;
-  if (e.method === 8) {
-    try {
-      // The inflated size is bounded by the directory's declared size.
-      const raw = inflateRawSync(data, { maxOutputLength: Math.max(1, e.size) });
-      if (raw.length === e.size) return raw;
-    } catch {
-      // reported below
-    }
-    return fail(`the zip entry ${name} does not inflate to its declared size`);
+  // torch.save stores every entry uncompressed. A compressed one means the archive was repacked;
+  // refusing it also means no entry is ever inflated to the (up to 4 GiB) size it declares.
+  if (e.method !== 0) {
+    return fail(
+      `the zip entry ${name} is compressed (method ${e.method}), but torch.save never compresses: the archive was repacked; use the file exactly as PyTorch saved it`,
+    );
   }
-  return fail(`the zip entry ${name} uses compression method ${e.method}`);
+  if (e.compSize !== e.size) fail(`the zip entry ${name} declares ${e.size} bytes but stores ${e.compSize}`);
+  return bytes.subarray(start, start + e.compSize);
 }
 
 function storageFromPid(

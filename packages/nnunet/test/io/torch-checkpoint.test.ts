@@ -149,3 +149,30 @@ test('truncated, foreign and damaged files are NnunetErrors', () => {
   );
   assert.throws(() => readTorchCheckpoint(join(DIR, 'missing.pt')), isNnunet);
 });
+
+test('compressed zip entries are refused before anything is inflated (torch.save never compresses)', () => {
+  const isNnunet = (e: unknown): boolean => e instanceof NnunetError;
+  // small_zip.pt repacked by Python's zipfile with deflate.
+  assert.throws(
+    () => readTorchCheckpoint(join(DIR, 'small_deflated.pt')),
+    (e: unknown) =>
+      isNnunet(e) &&
+      /small_deflated\.pt is not a readable PyTorch checkpoint \(the zip entry small_zip\/\S+ is compressed \(method 8\), but torch\.save never compresses/.test(
+        (e as Error).message,
+      ),
+  );
+  // A stored entry whose directory declares another size than it stores (a 4 GiB claim included).
+  const whole = readFileSync(join(DIR, 'small_zip.pt'));
+  const central = whole.indexOf(Buffer.from('PK\x01\x02', 'latin1'));
+  assert.ok(central > 0);
+  for (const size of [whole.readUInt32LE(central + 20) + 1, 0xfffffffe]) {
+    const lying = Buffer.from(whole);
+    lying.writeUInt32LE(size, central + 24);
+    assert.throws(
+      () => readTorchCheckpointBytes(lying, 'lying.pt'),
+      (e: unknown) => isNnunet(e) && new RegExp(`declares ${size} bytes but stores`).test((e as Error).message),
+    );
+  }
+  // The untouched file still reads.
+  assert.equal(readTorchCheckpointBytes(whole, 'small_zip.pt').stateDict.size, 10);
+});
