@@ -17,10 +17,12 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
+import { dirname } from 'node:path';
 import { Readable, Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createDeflateRaw, createInflateRaw, deflateRawSync, crc32 as zlibCrc32 } from 'node:zlib';
+import { createDeflateRaw, createInflateRaw, deflateRawSync } from 'node:zlib';
 import { NnunetError } from '../errors.js';
+import { crc32 } from './npz.js';
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;
@@ -69,9 +71,82 @@ function decodeCp437(bytes: Uint8Array): string {
   return s;
 }
 
-/** CRC-32 (the zip / zlib polynomial) of `bytes`, continuing from `previous`. */
+/** The CRC-32 polynomial, bit-reflected (bit 31 is the coefficient of x^0). */
+const CRC_POLY = 0xedb88320;
+const X_POW_0 = 0x80000000;
+
+/** Product of two polynomials modulo the CRC-32 polynomial, both in the reflected bit order. */
+function mulModPoly(a: number, b: number): number {
+  let product = 0;
+  let factor = b >>> 0;
+  for (let bit = X_POW_0; bit !== 0; bit >>>= 1) {
+    if ((a & bit) !== 0) product ^= factor;
+    factor = factor & 1 ? (factor >>> 1) ^ CRC_POLY : factor >>> 1;
+  }
+  return product >>> 0;
+}
+
+/** X_POW_2K[k] = x^(2^k) modulo the polynomial. */
+const X_POW_2K = (() => {
+  const t = new Uint32Array(64);
+  let p = X_POW_0 >>> 1; // x^1
+  for (let k = 0; k < t.length; k++) {
+    t[k] = p;
+    p = mulModPoly(p, p);
+  }
+  return t;
+})();
+
+/** x^(8 * bytes) modulo the polynomial: the effect of appending `bytes` zero bytes to a CRC register. */
+function shiftForBytes(bytes: number): number {
+  let p = X_POW_0;
+  let n = bytes;
+  for (let k = 3; n > 0; k++, n = Math.floor(n / 2)) {
+    if (n % 2 === 1) p = mulModPoly(X_POW_2K[k] as number, p);
+  }
+  return p;
+}
+
+/**
+ * CRC-32 (the zip / zlib polynomial) of `bytes`, continuing from `previous` (the CRC of the bytes
+ * before them). The CRC of a concatenation is the CRC of the tail XOR the earlier CRC shifted past
+ * the tail's length, so the table-based crc32 of npz.ts serves for streaming too (zlib.crc32 needs
+ * Node 20.15).
+ */
 export function crc32Update(bytes: Uint8Array, previous = 0): number {
-  return zlibCrc32(bytes, previous) >>> 0;
+  const tail = crc32(bytes);
+  if (previous === 0) return tail;
+  return (mulModPoly(shiftForBytes(bytes.length), previous >>> 0) ^ tail) >>> 0;
+}
+
+/** Short reasons for the file-system error codes a user can act on. */
+const FS_REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is exceeded',
+  EROFS: 'the file system is read-only',
+  EISDIR: 'it is a folder',
+  ENOTDIR: 'a part of the path is not a folder',
+  EEXIST: 'it already exists',
+  EIO: 'an input/output error',
+};
+
+/**
+ * A file-system failure as one sentence: "`what` failed (CODE: reason): `fix`." Errors that are
+ * already NnunetErrors pass through unchanged.
+ */
+function fsFailure(e: unknown, what: string, fix: string, missing?: string): NnunetError {
+  if (e instanceof NnunetError) return e;
+  const code = (e as { code?: unknown }).code;
+  const c = typeof code === 'string' ? code : '';
+  const reason =
+    c === 'ENOENT' ? (missing ?? 'it does not exist') : (FS_REASONS[c] ?? (e as Error).message ?? String(e));
+  return new NnunetError(
+    c === 'ENOENT' || c === 'ENOTDIR' ? 'ERR_NOT_FOUND' : 'ERR_ARGUMENT',
+    `${what} failed (${c === '' ? 'error' : c}: ${reason}): ${fix}.`,
+    { cause: e },
+  );
 }
 
 export interface ZipEntry {
@@ -167,11 +242,23 @@ export class ZipReader {
     let fd: number;
     try {
       fd = openSync(path, 'r');
-    } catch {
-      throw new NnunetError('ERR_NOT_FOUND', `The zip file ${path} does not exist or cannot be read: check the path.`);
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 'ENOENT') {
+        throw new NnunetError('ERR_NOT_FOUND', `The zip file ${path} does not exist: check the path.`, { cause: e });
+      }
+      throw fsFailure(e, `Opening the zip file ${path}`, 'check the path and its permissions');
     }
     try {
+      if (fstatSync(fd).isDirectory()) {
+        throw new NnunetError('ERR_ARGUMENT', `${path} is a folder, not a zip file: give the path of the .zip file.`);
+      }
       return ZipReader.#parse(path, fd);
+    } catch (e) {
+      throw fsFailure(
+        e,
+        `Reading the zip file ${path}`,
+        'check that the file is readable, or download or export it again',
+      );
     } finally {
       closeSync(fd);
     }
@@ -344,7 +431,16 @@ export class ZipReader {
    * on any failure the partial file is removed.
    */
   async extract(entry: ZipEntry, dest: string): Promise<void> {
-    const fd = openSync(dest, 'wx');
+    let fd: number;
+    try {
+      fd = openSync(dest, 'wx');
+    } catch (e) {
+      throw fsFailure(
+        e,
+        `Creating ${dest} for ${entry.name} of ${this.path}`,
+        'check that its folder exists and is writable',
+      );
+    }
     let pos = 0;
     const sink = new Writable({
       write(chunk: Buffer, _e, done) {
@@ -364,7 +460,7 @@ export class ZipReader {
     } catch (e) {
       closeSync(fd);
       rmSync(dest, { force: true });
-      throw e;
+      throw fsFailure(e, `Writing ${dest} (from ${this.path})`, 'free disk space or choose a writable folder');
     }
   }
 
@@ -392,7 +488,12 @@ export class ZipReader {
       if (code.startsWith('Z_') || code === 'ERR_STREAM_PREMATURE_CLOSE') {
         throw this.#corrupt(entry, `cannot be decompressed (${(e as Error).message})`);
       }
-      throw e;
+      if (sink.errored !== null) throw e; // the sink's own failure; its caller names the file
+      throw fsFailure(
+        e,
+        `Reading ${entry.name} from ${this.path}`,
+        'check that the file is readable, or download or export it again',
+      );
     }
     if (counter.bytes !== entry.size) {
       throw this.#corrupt(entry, `has ${counter.bytes} bytes instead of the recorded ${entry.size}`);
@@ -452,7 +553,16 @@ export class ZipWriter {
     this.#tmp = `${path}.tmp-${process.pid}`;
     this.#level = options.level ?? 6;
     this.#force64 = options.forceZip64 === true;
-    this.#fd = openSync(this.#tmp, 'w');
+    try {
+      this.#fd = openSync(this.#tmp, 'w');
+    } catch (e) {
+      throw fsFailure(
+        e,
+        `Creating the zip archive ${path}`,
+        `create the folder ${dirname(path)} or choose another output path`,
+        `the folder ${dirname(path)} does not exist`,
+      );
+    }
   }
 
   #write(b: Uint8Array, at = this.#pos): void {
@@ -520,16 +630,37 @@ export class ZipWriter {
   async addFile(name: string, source: string, options: AddOptions = {}): Promise<void> {
     const nameBytes = this.#checkName(name);
     const method = options.method ?? METHOD_DEFLATE;
-    const sfd = openSync(source, 'r');
     let stat: ReturnType<typeof fstatSync>;
     try {
-      stat = fstatSync(sfd);
-    } finally {
-      closeSync(sfd);
+      const sfd = openSync(source, 'r');
+      try {
+        stat = fstatSync(sfd);
+      } finally {
+        closeSync(sfd);
+      }
+    } catch (e) {
+      this.#names.delete(name);
+      throw fsFailure(
+        e,
+        `Reading ${source} for the zip archive ${this.path}`,
+        'check that the file exists and is readable',
+      );
+    }
+    if (stat.isDirectory()) {
+      this.#names.delete(name);
+      throw new NnunetError(
+        'ERR_ARGUMENT',
+        `${source} is a folder, not a file: only files can be added to ${this.path}.`,
+      );
     }
     const dos = dosDateTime(options.mtime ?? stat.mtime);
     const zip64Local = this.#force64 || stat.size >= ZIP64_LOCAL_THRESHOLD;
-    const at = this.#localHeader(nameBytes, method, dos, zip64Local);
+    let at: number;
+    try {
+      at = this.#localHeader(nameBytes, method, dos, zip64Local);
+    } catch (e) {
+      throw fsFailure(e, `Writing the zip archive ${this.path}`, 'free disk space or choose another output path');
+    }
     const dataStart = this.#pos;
     const counter = new CrcCounter(Number.MAX_SAFE_INTEGER, () => new Error('unreachable'));
     const sink = new Writable({
@@ -543,10 +674,22 @@ export class ZipWriter {
       },
     });
     const input = createReadStream(source, { highWaterMark: 1 << 20 });
-    if (method === METHOD_DEFLATE) await pipeline(input, counter, createDeflateRaw({ level: this.#level }), sink);
-    else await pipeline(input, counter, sink);
+    try {
+      if (method === METHOD_DEFLATE) await pipeline(input, counter, createDeflateRaw({ level: this.#level }), sink);
+      else await pipeline(input, counter, sink);
+    } catch (e) {
+      // The archive is unusable after a partial member: the caller aborts it.
+      if (sink.errored !== null) {
+        throw fsFailure(e, `Writing the zip archive ${this.path}`, 'free disk space or choose another output path');
+      }
+      throw fsFailure(e, `Reading ${source} for the zip archive ${this.path}`, 'check that the file is readable');
+    }
     const compressed = this.#pos - dataStart;
-    this.#patchLocal(at, nameBytes.length, zip64Local, counter.crc, compressed, counter.bytes);
+    try {
+      this.#patchLocal(at, nameBytes.length, zip64Local, counter.crc, compressed, counter.bytes);
+    } catch (e) {
+      throw fsFailure(e, `Writing the zip archive ${this.path}`, 'free disk space or choose another output path');
+    }
     this.#entries.push({
       name: nameBytes,
       utf8: /[^\x20-\x7e]/.test(name),
@@ -566,11 +709,16 @@ export class ZipWriter {
     const method = options.method ?? METHOD_DEFLATE;
     const dos = dosDateTime(options.mtime ?? new Date());
     const zip64Local = this.#force64 || data.length >= ZIP64_LOCAL_THRESHOLD;
-    const at = this.#localHeader(nameBytes, method, dos, zip64Local);
     const body = method === METHOD_DEFLATE ? deflateRawSync(data, { level: this.#level }) : data;
-    this.#write(body);
     const crc = crc32Update(data);
-    this.#patchLocal(at, nameBytes.length, zip64Local, crc, body.length, data.length);
+    let at: number;
+    try {
+      at = this.#localHeader(nameBytes, method, dos, zip64Local);
+      this.#write(body);
+      this.#patchLocal(at, nameBytes.length, zip64Local, crc, body.length, data.length);
+    } catch (e) {
+      throw fsFailure(e, `Writing the zip archive ${this.path}`, 'free disk space or choose another output path');
+    }
     this.#entries.push({
       name: nameBytes,
       utf8: /[^\x20-\x7e]/.test(name),
@@ -668,7 +816,12 @@ export class ZipWriter {
       renameSync(this.#tmp, this.path);
     } catch (e) {
       this.abort();
-      throw e;
+      throw fsFailure(
+        e,
+        `Finishing the zip archive ${this.path}`,
+        'free disk space or choose another output path',
+        `the folder ${dirname(this.path)} no longer exists`,
+      );
     }
   }
 

@@ -1,11 +1,13 @@
 /** Zip reader/writer: round trips, archives written by Python's zipfile with ZIP64 records, damage detection. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import * as zlib from 'node:zlib';
 import { inflateRawSync } from 'node:zlib';
-import { METHOD_DEFLATE, METHOD_STORED, ZipReader, ZipWriter } from '../../src/io/zip.js';
+import { NnunetError } from '../../src/errors.js';
+import { crc32Update, METHOD_DEFLATE, METHOD_STORED, ZipReader, ZipWriter } from '../../src/io/zip.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 
 const SHARING = join(FIXTURES, 'sharing');
@@ -157,4 +159,80 @@ test('a damaged member fails its CRC check and leaves no file; a truncated archi
     /cut\.zip is not a readable zip archive \(no end-of-central-directory/,
   );
   assert.throws(() => ZipReader.open(join(dir, 'missing.zip')), /missing\.zip does not exist/);
+});
+
+test('crc32Update continues a CRC across chunks (table-based, no zlib.crc32 needed)', () => {
+  // The standard check value of CRC-32 (ISO-HDLC): "123456789" -> 0xCBF43926.
+  const check = Buffer.from('123456789');
+  assert.equal(crc32Update(check), 0xcbf43926);
+  for (let cut = 0; cut <= check.length; cut++) {
+    assert.equal(crc32Update(check.subarray(cut), crc32Update(check.subarray(0, cut))), 0xcbf43926, `cut ${cut}`);
+  }
+  // Random data in uneven chunks (including empty ones) gives the CRC of the whole, which zlib confirms where
+  // this Node has zlib.crc32, and Python's zlib.crc32 confirms for the fixture archives read above.
+  const data = randomBytes(300_001, 7);
+  const whole = crc32Update(data);
+  let running = 0;
+  let at = 0;
+  for (const size of [0, 1, 2, 3, 1000, 65_536, 0, 7, 100_000]) {
+    running = crc32Update(data.subarray(at, at + size), running);
+    at += size;
+  }
+  running = crc32Update(data.subarray(at), running);
+  assert.equal(running, whole);
+  const native = (zlib as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
+  if (native !== undefined) assert.equal(whole, native(data) >>> 0);
+  assert.notEqual(crc32Update(Buffer.from('a'), 1), crc32Update(Buffer.from('a')), 'the previous value matters');
+});
+
+test('file-system failures of the writer and reader are one sentence naming the path (no raw ENOENT)', async () => {
+  const dir = tempDir();
+  const missing = join(dir, 'missing', 'dir', 'x.zip');
+  assert.throws(
+    () => new ZipWriter(missing),
+    (e) => {
+      assert.ok(e instanceof NnunetError);
+      assert.equal(e.code, 'ERR_NOT_FOUND');
+      assert.equal(
+        e.message,
+        `Creating the zip archive ${missing} failed (ENOENT: the folder ${join(dir, 'missing', 'dir')} does not exist): create the folder ${join(dir, 'missing', 'dir')} or choose another output path.`,
+      );
+      return true;
+    },
+  );
+  assert.deepEqual(readdirSync(dir), [], 'nothing created');
+  const path = join(dir, 'a.zip');
+  const w = new ZipWriter(path);
+  await assert.rejects(w.addFile('gone.bin', join(dir, 'gone.bin')), (e) => {
+    assert.ok(e instanceof NnunetError);
+    assert.match(e.message, /^Reading .*gone\.bin for the zip archive .*a\.zip failed \(ENOENT: it does not exist\)/);
+    return true;
+  });
+  await assert.rejects(w.addFile('dir', dir), /is a folder, not a file/);
+  // The failed names stay free and the writer keeps working.
+  writeFileSync(join(dir, 'gone.bin'), 'back');
+  await w.addFile('gone.bin', join(dir, 'gone.bin'));
+  w.close();
+  const z = ZipReader.open(path);
+  assert.deepEqual(
+    z.entries.map((e) => e.name),
+    ['gone.bin'],
+  );
+  assert.throws(() => ZipReader.open(dir), /is a folder, not a zip file/);
+  // Extracting onto an existing path names it.
+  await assert.rejects(z.extract(z.entries[0] as never, join(dir, 'gone.bin')), (e) => {
+    assert.ok(e instanceof NnunetError);
+    assert.match(e.message, /^Creating .*gone\.bin for gone\.bin of .*a\.zip failed \(EEXIST: it already exists\)/);
+    return true;
+  });
+  // A writer whose folder disappears before close names the archive and leaves nothing behind.
+  const sub = join(dir, 'sub');
+  mkdirSync(sub);
+  const w2 = new ZipWriter(join(sub, 'b.zip'));
+  w2.addBuffer('x', Buffer.from('x'));
+  rmSync(sub, { recursive: true });
+  assert.throws(
+    () => w2.close(),
+    /^NnunetError: Finishing the zip archive .*b\.zip failed \(ENOENT: the folder .*sub no longer exists\)/,
+  );
 });

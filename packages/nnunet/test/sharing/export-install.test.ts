@@ -1,13 +1,15 @@
 /**
  * Model sharing: nnUNet_export_model_to_zip -> nnUNet_install_pretrained_model_from_zip into another
- * RESULTS_FOLDER (byte-identical files, same predictions), strict checks, refusal of existing folders,
- * malicious archives (nothing written), nnUNet_change_trainer_class.
+ * RESULTS_FOLDER (byte-identical files, same predictions), strict checks, merging into existing model
+ * folders (other files kept, different files refused unless asked, rollback on failure), archive layout
+ * and file/folder clashes, malicious archives (nothing written), nnUNet_change_trainer_class.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
+import type { NnunetError } from '../../src/errors.js';
 import {
   createInitialisedModel,
   DEFAULT_PLANS_IDENTIFIER,
@@ -16,7 +18,7 @@ import {
 } from '../../src/inference/model-folder.js';
 import { loadModel, predictVolumes } from '../../src/inference/predict.js';
 import type { Volume } from '../../src/io/image.js';
-import { ZipReader, ZipWriter } from '../../src/io/zip.js';
+import { crc32Update, ZipReader, ZipWriter } from '../../src/io/zip.js';
 import type { Plans } from '../../src/planning/plans.js';
 import { changeTrainerClass } from '../../src/sharing/change-trainer.js';
 import { exportModelToZip } from '../../src/sharing/export.js';
@@ -187,24 +189,286 @@ test('strict export: missing configuration, fold, checkpoint or postprocessing.j
   assert.ok(!r.entries.some((e) => e.includes('optimizer') || e.includes('model_latest')));
 });
 
-test('install refuses existing model folders unless asked, and then replaces them whole', async () => {
+/** An archive holding `members` (name -> bytes; names ending in '/' are folder entries). */
+function archive(members: [string, string][]): string {
+  const zip = join(tempDir(), 'a.zip');
+  const w = new ZipWriter(zip);
+  for (const [name, data] of members) w.addBuffer(name, Buffer.from(data));
+  w.close();
+  return zip;
+}
+
+/** Every file below `root` with its contents. */
+function snapshot(root: string): Record<string, string> {
+  return Object.fromEntries(listFiles(root).map((f) => [f, readFileSync(join(root, f), 'utf8')]));
+}
+
+test('install merges into existing model folders like v1: other files are kept, identical files are fine', async () => {
+  const { results } = makeResults();
+  const fold0 = join(tempDir(), 'fold0.zip');
+  const fold1 = join(tempDir(), 'fold1.zip');
+  const opts = { resultsFolder: results, task: TASK, configurations: ['2d' as const] };
+  await exportModelToZip({ ...opts, output: fold0, folds: ['0'] });
+  await exportModelToZip({ ...opts, output: fold1, folds: ['1'] });
+  const other = join(tempDir(), 'results');
+  const target = join(other, 'nnUNet', '2d', TASK, TP);
+  const r0 = await installModelFromZip(fold0, { resultsFolder: other });
+  assert.deepEqual(r0.installed, [target]);
+  assert.deepEqual(r0.replaced, []);
+  assert.equal(r0.addedFiles.length, 5);
+  // Files of the user's that no archive has: a validation folder and a fold of their own.
+  mkdirSync(join(target, 'fold_0', 'validation_raw'));
+  writeFileSync(join(target, 'fold_0', 'validation_raw', 'summary.json'), '{"mine": 1}');
+  mkdirSync(join(target, 'fold_3'));
+  writeFileSync(join(target, 'fold_3', 'old.txt'), 'old');
+  // Adding fold_1 keeps fold_0 (no flag needed: plans.pkl and postprocessing.json are identical).
+  const r1 = await installModelFromZip(fold1, { resultsFolder: other });
+  assert.deepEqual(r1.addedFiles.map((p) => relative(target, p)).sort(), [
+    'fold_1/debug.json',
+    'fold_1/model_final_checkpoint.model',
+    'fold_1/model_final_checkpoint.model.pkl',
+  ]);
+  assert.deepEqual(r1.unchangedFiles.map((p) => relative(target, p)).sort(), ['plans.pkl', 'postprocessing.json']);
+  assert.deepEqual(r1.replacedFiles, []);
+  assert.deepEqual(listFiles(target), [
+    'fold_0/debug.json',
+    'fold_0/model_final_checkpoint.model',
+    'fold_0/model_final_checkpoint.model.pkl',
+    'fold_0/validation_raw/summary.json',
+    'fold_1/debug.json',
+    'fold_1/model_final_checkpoint.model',
+    'fold_1/model_final_checkpoint.model.pkl',
+    'fold_3/old.txt',
+    'plans.pkl',
+    'postprocessing.json',
+  ]);
+  for (const f of listFiles(join(results, 'nnUNet', '2d', TASK, TP)).filter((f) => !f.startsWith('fold_3'))) {
+    if (existsSync(join(target, f))) {
+      assert.equal(
+        readFileSync(join(target, f), 'utf8'),
+        readFileSync(join(results, 'nnUNet', '2d', TASK, TP, f), 'utf8'),
+      );
+    }
+  }
+  // Installing the same archive again changes nothing.
+  const again = await installModelFromZip(fold1, { resultsFolder: other });
+  assert.equal(again.unchangedFiles.length, 5);
+  assert.deepEqual([again.addedFiles, again.replacedFiles], [[], []]);
+  assert.deepEqual(readdirSync(other), ['nnUNet'], 'no staging folder left behind');
+});
+
+test('install refuses existing files with different bytes unless asked, then replaces only those', async () => {
   const { results } = makeResults();
   const zip = join(tempDir(), 'model.zip');
   await exportModelToZip({ resultsFolder: results, task: TASK, output: zip, configurations: ['2d'], folds: ['0'] });
   const other = join(tempDir(), 'results');
   const target = join(other, 'nnUNet', '2d', TASK, TP);
-  mkdirSync(join(target, 'fold_3'), { recursive: true });
-  writeFileSync(join(target, 'fold_3', 'old.txt'), 'old');
-  await assert.rejects(
-    installModelFromZip(zip, { resultsFolder: other }),
-    /was not installed because this model folder already exists: .*2d\/Task004_Hippocampus\/nnUNetTrainerV2__nnUNetPlansv2\.1; pass --overwrite_existing to replace it/,
-  );
-  assert.equal(readFileSync(join(target, 'fold_3', 'old.txt'), 'utf8'), 'old');
+  mkdirSync(join(target, 'fold_0'), { recursive: true });
+  mkdirSync(join(target, 'fold_1'), { recursive: true });
+  // A different size (found before extraction) and the same size with other bytes (found by comparison).
+  writeFileSync(join(target, 'postprocessing.json'), '{"edited": true}');
+  writeFileSync(join(target, 'fold_0', 'debug.json'), '{"'); // the archive's is '{}': same length
+  writeFileSync(join(target, 'fold_1', 'model_final_checkpoint.model'), 'another fold');
+  const before = snapshot(other);
+  await assert.rejects(installModelFromZip(zip, { resultsFolder: other }), (e) => {
+    assert.equal((e as NnunetError).code, 'ERR_ARGUMENT');
+    assert.equal(
+      (e as Error).message,
+      `${zip} was not installed because 2 files already exist with different contents: ${join(target, 'fold_0', 'debug.json')}, ${join(target, 'postprocessing.json')}: pass --overwrite_existing to replace them, or move them away first; nothing was changed.`,
+    );
+    return true;
+  });
+  assert.deepEqual(snapshot(other), before, 'nothing added or changed');
+  assert.deepEqual(readdirSync(other), ['nnUNet']);
   const r = await installModelFromZip(zip, { resultsFolder: other, overwrite: true });
   assert.deepEqual(r.replaced, [target]);
-  assert.equal(existsSync(join(target, 'fold_3')), false);
+  assert.deepEqual(r.replacedFiles.map((p) => relative(target, p)).sort(), [
+    'fold_0/debug.json',
+    'postprocessing.json',
+  ]);
+  assert.equal(readFileSync(join(target, 'postprocessing.json'), 'utf8'), POSTPROCESSING);
+  assert.equal(readFileSync(join(target, 'fold_0', 'debug.json'), 'utf8'), '{}');
   assert.equal(readFileSync(join(target, 'fold_0', 'model_final_checkpoint.model'), 'utf8'), 'torch weights 0');
+  assert.equal(readFileSync(join(target, 'fold_1', 'model_final_checkpoint.model'), 'utf8'), 'another fold');
   assert.deepEqual(readdirSync(other), ['nnUNet']);
+  // A folder where the archive has a file (or a file where it needs a folder) is refused even with the flag.
+  rmSync(join(target, 'plans.pkl'));
+  mkdirSync(join(target, 'plans.pkl'));
+  writeFileSync(join(target, 'plans.pkl', 'keep'), 'x');
+  rmSync(join(target, 'fold_0'), { recursive: true });
+  writeFileSync(join(target, 'fold_0'), 'a file');
+  const before2 = snapshot(other);
+  await assert.rejects(
+    installModelFromZip(zip, { resultsFolder: other, overwrite: true }),
+    new RegExp(
+      `because these paths are in the way: ${join(target, 'fold_0').replace(/[.]/g, '\\.')} \\(a file where the archive has a folder\\), .*plans\\.pkl \\(a folder where the archive has a file\\): move or remove them first; nothing was changed\\.$`,
+    ),
+  );
+  assert.deepEqual(snapshot(other), before2);
+});
+
+test('an existing file with the same size and CRC-32 but other bytes is still found (byte comparison)', async () => {
+  const original = Buffer.from('{"fold": 0, "x": 12345}');
+  // XOR-ing the CRC-32 polynomial (x^32 + ... + 1, bit-reflected: 0x1DB710641) into a message keeps its CRC.
+  const forged = Buffer.from(original);
+  [0x41, 0x06, 0x71, 0xdb, 0x01].forEach((d, i) => {
+    forged[3 + i] = (forged[3 + i] as number) ^ d;
+  });
+  assert.equal(crc32Update(forged), crc32Update(original));
+  assert.ok(!forged.equals(original));
+  const zip = join(tempDir(), 'a.zip');
+  const w = new ZipWriter(zip);
+  w.addBuffer(`3d_fullres/Task099_Tiny/${TP}/fold_0/debug.json`, original);
+  w.close();
+  const other = join(tempDir(), 'results');
+  const path = join(other, 'nnUNet', '3d_fullres', 'Task099_Tiny', TP, 'fold_0', 'debug.json');
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, forged);
+  await assert.rejects(
+    installModelFromZip(zip, { resultsFolder: other }),
+    /because this file already exists with different contents: .*fold_0\/debug\.json: pass --overwrite_existing/,
+  );
+  assert.ok(readFileSync(path).equals(forged));
+  assert.deepEqual(readdirSync(other), ['nnUNet'], 'staging folder removed');
+  writeFileSync(path, original);
+  const r = await installModelFromZip(zip, { resultsFolder: other });
+  assert.deepEqual(r.unchangedFiles, [path]);
+});
+
+test('a failure half-way through the merge puts every file back', async (t) => {
+  const other = join(tempDir(), 'results');
+  const target = join(other, 'nnUNet', '3d_fullres', 'Task099_Tiny', TP);
+  mkdirSync(join(target, 'fold_1'), { recursive: true });
+  writeFileSync(join(target, 'plans.json'), '{"old": 1}');
+  writeFileSync(join(target, 'fold_1', 'keep.txt'), 'keep');
+  const zip = archive([
+    [`3d_fullres/Task099_Tiny/${TP}/plans.json`, '{"new": 2}'],
+    [`3d_fullres/Task099_Tiny/${TP}/fold_0/model_final_checkpoint.json`, '{}'],
+    [`3d_fullres/Task099_Tiny/${TP}/fold_1/model_final_checkpoint.json`, '{}'],
+  ]);
+  // An immutable folder makes the last move fail even for root (ext4 and most Linux file systems).
+  if (spawnSync('chattr', ['+i', join(target, 'fold_1')]).status !== 0) {
+    t.skip('chattr +i is not available here');
+    return;
+  }
+  try {
+    const before = snapshot(other);
+    await assert.rejects(installModelFromZip(zip, { resultsFolder: other, overwrite: true }), (e) => {
+      assert.match(
+        (e as Error).message,
+        /^.*a\.zip was not installed: writing .*fold_1\/model_final_checkpoint\.json failed \(EPERM\); nothing was changed/,
+      );
+      return true;
+    });
+    assert.deepEqual(snapshot(other), before, 'plans.json restored, the new fold_0 file removed');
+    assert.equal(existsSync(join(target, 'fold_0')), false, 'the folder made for fold_0 is gone');
+    assert.deepEqual(readdirSync(other), ['nnUNet']);
+  } finally {
+    spawnSync('chattr', ['-i', join(target, 'fold_1')]);
+  }
+});
+
+test('files outside a model folder are refused, so no task or configuration folder is ever replaced', async () => {
+  const { results, ours } = makeResults();
+  const before = snapshot(results);
+  const model = `3d_fullres/${TASK}/${TP}`;
+  const cases: [string[], RegExp][] = [
+    [[`3d_fullres/${TASK}`], /entry "3d_fullres\/Task004_Hippocampus" is a file outside a model folder/],
+    [['3d_fullres'], /entry "3d_fullres" is a file outside a model folder/],
+    [[`nnUNet/3d_fullres/${TASK}`], /entry "nnUNet\/3d_fullres\/Task004_Hippocampus" is a file outside/],
+    [
+      [`3d_fullres/${TASK}/plans.json`],
+      /is a file outside a model folder \(model files belong in <configuration>\/<TaskXXX_NAME>\/<trainer>__<plans>\/ or ensembles\/<TaskXXX_NAME>\/<name>\/\)/,
+    ],
+    [[`ensembles/${TASK}/postprocessing.json`], /is a file outside a model folder/],
+    [
+      [`3d_fullres/${TASK}/nnUNetTrainerV2/plans.json`],
+      /names the model folder "nnUNetTrainerV2", not <trainer>__<plans>/,
+    ],
+    [[`3d_fullres/Hippocampus/${TP}/plans.json`], /names the task folder "Hippocampus", not TaskXXX_NAME/],
+    [['nnUNet'], /entry "nnUNet" is not inside 2d\/, 3d_lowres\//],
+  ];
+  for (const [names, message] of cases) {
+    const zip = archive([[`${model}/fold_0/debug.json`, '{}'], ...names.map((n): [string, string] => [n, 'x'])]);
+    await assert.rejects(installModelFromZip(zip, { resultsFolder: results, overwrite: true }), (e) => {
+      assert.match((e as Error).message, message);
+      assert.match((e as Error).message, /nothing was written/);
+      return true;
+    });
+  }
+  assert.deepEqual(snapshot(results), before, 'the existing task and configuration folders are intact');
+  assert.ok(existsSync(join(ours, 'fold_1', 'model_final_checkpoint.safetensors')));
+  // v1's layouts are accepted: model folders and ensembles/<task>/<name>/, with or without nnUNet/ and folder entries.
+  const ok = archive([
+    ['nnUNet/', ''],
+    ['nnUNet/3d_lowres/', ''],
+    [`nnUNet/3d_lowres/${TASK}/`, ''],
+    [`nnUNet/3d_lowres/${TASK}/${TP}/`, ''],
+    [`nnUNet/3d_lowres/${TASK}/${TP}/fold_0/`, ''],
+    [`nnUNet/3d_lowres/${TASK}/${TP}/fold_0/debug.json`, '{}'],
+    [`nnUNet/ensembles/${TASK}/ensemble_x--y/postprocessing.json`, POSTPROCESSING],
+  ]);
+  const other = join(tempDir(), 'results');
+  const r = await installModelFromZip(ok, { resultsFolder: other });
+  assert.deepEqual(
+    r.installed.map((p) => relative(other, p)),
+    [`nnUNet/3d_lowres/${TASK}/${TP}`, `nnUNet/ensembles/${TASK}/ensemble_x--y`],
+  );
+  assert.deepEqual(listFiles(other), [
+    `nnUNet/3d_lowres/${TASK}/${TP}/fold_0/debug.json`,
+    `nnUNet/ensembles/${TASK}/ensemble_x--y/postprocessing.json`,
+  ]);
+});
+
+test('a path that is both a file and a folder in the archive is refused before extraction', async () => {
+  const fold = `3d_fullres/Task099_Tiny/${TP}/fold_0`;
+  const cases: [[string, string][], RegExp][] = [
+    [
+      [
+        [`${fold}/`, ''],
+        [fold, 'x'],
+      ],
+      /entry "3d_fullres\/Task099_Tiny\/.*\/fold_0" is a file but the entry ".*\/fold_0\/" makes it a folder/,
+    ],
+    [
+      [
+        [fold, 'x'],
+        [`${fold}/`, ''],
+      ],
+      /entry ".*\/fold_0" is a file but the entry ".*\/fold_0\/" makes it a folder/,
+    ],
+    [
+      [
+        [fold, 'x'],
+        [`${fold.replace('fold_0', 'Fold_0')}/`, ''],
+      ],
+      /is a file but the entry ".*\/Fold_0\/" makes it a folder/,
+    ],
+    [
+      [
+        [fold, 'x'],
+        [`${fold}/sub/`, ''],
+      ],
+      /entry ".*\/fold_0" is a file but also the folder of ".*\/fold_0\/sub\/"/,
+    ],
+    [
+      [
+        [`${fold}/a/b.json`, '{}'],
+        [`${fold}/a`, 'x'],
+      ],
+      /entry ".*\/fold_0\/a" is a file but also the folder of ".*\/a\/b\.json"/,
+    ],
+  ];
+  for (const [members, message] of cases) {
+    const results = join(tempDir(), 'results');
+    await assert.rejects(installModelFromZip(archive(members), { resultsFolder: results }), (e) => {
+      assert.equal((e as NnunetError).code, 'ERR_DATASET');
+      assert.match((e as Error).message, message);
+      assert.match((e as Error).message, /nothing was written/);
+      return true;
+    });
+    assert.equal(existsSync(results), false);
+  }
 });
 
 test('archives with entries under nnUNet/ (relative to RESULTS_FOLDER) install to the same place', async () => {
@@ -271,7 +535,7 @@ test('change trainer class rewrites every checkpoint .json; v1-only folders are 
   assert.throws(() => changeTrainerClass(ours, 'bad name'), /is not a trainer class name/);
 });
 
-test('CLI: export, install twice (second refused with exit 1), change trainer', () => {
+test('CLI: export, install, reinstall (no change), conflicting file refused with exit 1 then replaced, change trainer', () => {
   const { results, ours } = makeResults();
   const zip = join(tempDir(), 'model.zip');
   const cli = (name: string, args: string[], env: Record<string, string>) =>
@@ -284,16 +548,34 @@ test('CLI: export, install twice (second refused with exit 1), change trainer', 
   });
   assert.equal(ex.status, 0, ex.stderr);
   assert.match(ex.stdout, /1 model folder\(s\), 8 files written to/);
+  const missing = join(tempDir(), 'missing', 'dir', 'x.zip');
+  const bad = cli('export-model-to-zip', ['-t', '4', '-o', missing, '-m', '3d_fullres', '-f', '0'], {
+    RESULTS_FOLDER: results,
+  });
+  assert.equal(bad.status, 1);
+  assert.equal(
+    bad.stderr,
+    `nnUNet_export_model_to_zip: Creating the zip archive ${missing} failed (ENOENT: the folder ${dirname(missing)} does not exist): create the folder ${dirname(missing)} or choose another output path.\n`,
+  );
   const other = join(tempDir(), 'results');
   const i1 = cli('install-pretrained-model-from-zip', [zip], { RESULTS_FOLDER: other });
   assert.equal(i1.status, 0, i1.stderr);
   assert.match(i1.stdout, /installed .*3d_fullres\/Task004_Hippocampus\/nnUNetTrainerV2__nnUNetPlansv2\.1/);
   const i2 = cli('install-pretrained-model-from-zip', [zip], { RESULTS_FOLDER: other });
-  assert.equal(i2.status, 1);
-  assert.match(i2.stderr, /^nnUNet_install_pretrained_model_from_zip: .* already exists: .* --overwrite_existing/);
-  const i3 = cli('install-pretrained-model-from-zip', [zip, '--overwrite_existing'], { RESULTS_FOLDER: other });
-  assert.equal(i3.status, 0, i3.stderr);
-  assert.match(i3.stdout, /^replaced /);
+  assert.equal(i2.status, 0, 'installing the same archive again changes nothing');
+  const plans = join(trainerFolderPath(other, '3d_fullres', TASK), 'plans.json');
+  writeFileSync(plans, '{"edited": true}');
+  const i3 = cli('install-pretrained-model-from-zip', [zip], { RESULTS_FOLDER: other });
+  assert.equal(i3.status, 1);
+  assert.match(
+    i3.stderr,
+    /^nnUNet_install_pretrained_model_from_zip: .* this file already exists with different contents: .*plans\.json: pass --overwrite_existing/,
+  );
+  assert.equal(readFileSync(plans, 'utf8'), '{"edited": true}');
+  const i4 = cli('install-pretrained-model-from-zip', [zip, '--overwrite_existing'], { RESULTS_FOLDER: other });
+  assert.equal(i4.status, 0, i4.stderr);
+  assert.match(i4.stdout, /^replaced /);
+  assert.ok(readFileSync(plans).equals(readFileSync(join(ours, 'plans.json'))));
   const ct = cli('change-trainer-class', ['-i', ours, '-tr', 'nnUNetTrainerV2_5epochs'], {});
   assert.equal(ct.status, 0, ct.stderr);
   assert.equal(
