@@ -1,10 +1,19 @@
 /**
  * Ensembling of saved softmax predictions, as nnU-Net v1's nnUNet_ensemble
- * (nnunet/inference/ensemble_predictions.py) and the merge step of its model selection: for every
- * case, the CASE.npz softmax of each folder ([K, ...size_after_cropping], float16, key "softmax")
- * is averaged the way np.mean averages float16 arrays, the argmax is pasted back into the
- * uncropped volume and written with the case's original geometry (CASE.json beside the .npz),
- * optionally followed by a postprocessing.json.
+ * (nnunet/inference/ensemble_predictions.py, merge_files) and the merge step of its model
+ * selection: for every case, the CASE.npz softmax of each folder (float16, key "softmax") is
+ * averaged the way np.mean averages float16 arrays, the argmax is pasted back into the uncropped
+ * volume and written with the case's original geometry (CASE.json, or v1's CASE.pkl, beside the
+ * .npz), optionally followed by a postprocessing.json. With --npz the averaged softmax is stored
+ * as v1 stores it, and as our nnUNet_predict -z does: [K, ...original_size_of_raw_data], zeros
+ * outside the crop box.
+ *
+ * Where we deliberately differ from v1: cases that cropping to the nonzero region made smaller
+ * (crop_bbox narrower than the image). Their saved softmax covers the uncropped image, so v1's
+ * merge sees a shape other than size_after_cropping and resamples the whole padded softmax down
+ * to the cropped size before pasting it into the crop box, which squeezes and shifts the
+ * segmentation. We cut the crop box out of each softmax instead (toCroppedGrid), so the
+ * segmentation of a cropped case lines up with the image; uncropped cases are bit-identical to v1.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -146,7 +155,7 @@ export interface MergeJob {
   propertiesFolder: string;
   /** The segmentation to write (.nii.gz). */
   output: string;
-  /** Also write the averaged softmax (output minus .nii.gz + .npz) and its CASE.json. */
+  /** Also write the averaged softmax (output minus .nii.gz + .npz, uncropped grid) and its CASE.json. */
   storeNpz: boolean;
   /** false: keep an existing output (v1's model selection); true: always rewrite (nnUNet_ensemble). */
   override: boolean;
@@ -202,12 +211,23 @@ export async function mergeCase(job: MergeJob): Promise<boolean> {
     arrays.push(s.values);
   }
   const mean = averageSoftmax(arrays);
-  // On the cropped grid, nothing is resampled (v1 passes order 3 for when it would be).
-  const r = softmaxToSegmentation(mean, shape as number[], props, { order: 3, orderZ: 0, forceSeparateZ: null });
+  // On the cropped grid, nothing is resampled (v1 passes order 3 for when it would be). With
+  // keepSoftmax the mean comes back pasted into the uncropped volume, zeros around the crop box.
+  const r = softmaxToSegmentation(mean, shape as number[], props, {
+    order: 3,
+    orderZ: 0,
+    forceSeparateZ: null,
+    keepSoftmax: job.storeNpz,
+  });
   await writeSegmentation(r.segmentation, r.shape, props, job.output);
   if (job.storeNpz) {
     const stem = job.output.slice(0, -'.nii.gz'.length);
-    writeSoftmaxNpz(`${stem}.npz`, mean, shape as number[]);
+    if (r.softmax === undefined || r.softmaxShape === undefined) {
+      // A bug, not a user error: keepSoftmax always returns the softmax.
+      throw new Error(`softmaxToSegmentation returned no softmax for case ${job.id} despite keepSoftmax`);
+    }
+    // The float16 values of the mean, unchanged: the paste only adds zeros.
+    writeSoftmaxNpz(`${stem}.npz`, r.softmax, r.softmaxShape);
     writeJsonAtomic(`${stem}.json`, props);
   }
   return true;

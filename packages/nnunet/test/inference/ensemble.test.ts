@@ -100,14 +100,33 @@ test('two folders: averaged in float16, argmax with the first class on ties, pas
       for (let x = 0; x < 3; x++)
         expected[((z + 1) * 4 + (y + 1)) * 4 + x] = expectedCropped[(z * 2 + y) * 3 + x] as number;
   assert.deepEqual(Array.from(seg.data as Uint8Array), expected);
-  // --npz: the float16 average and the properties of the first folder.
+  // --npz: the float16 average on the uncropped grid (as v1's merge and our -z store it), zeros
+  // around the crop box, and the properties of the first folder.
   const saved = readSoftmaxNpz(join(dir, 'out', 'case1.npz'));
-  assert.deepEqual(saved.shape, [3, ...cropped]);
-  assert.equal(saved.values[0], W); // class 0 of voxel 0
-  assert.equal(saved.values[12], W); // class 1 of voxel 0
+  assert.deepEqual(saved.shape, [3, ...full]);
+  // Cropped voxel (z, y, x) sits at (z + 1, y + 1, x) of the 3 x 4 x 4 volume; 48 voxels per class.
+  const at = (k: number, z: number, y: number, x: number) => saved.values[k * 48 + ((z + 1) * 4 + y + 1) * 4 + x];
+  assert.equal(at(0, 0, 0, 0), W); // class 0 of voxel 0
+  assert.equal(at(1, 0, 0, 0), W); // class 1 of voxel 0
   // Class 1 of voxel 1: (0.199951171875 + 0.7001953125) / 2 = 1843.5 / 4096 -> 1844 / 4096 (NumPy gives the same).
-  assert.equal(saved.values[12 + 1], W);
+  assert.equal(at(1, 0, 0, 1), W);
+  let inside = 0;
+  for (let k = 0; k < 3; k++)
+    for (let z = 0; z < 3; z++)
+      for (let y = 0; y < 4; y++)
+        for (let x = 0; x < 4; x++) {
+          const v = saved.values[k * 48 + (z * 4 + y) * 4 + x] as number;
+          const inBox = z >= 1 && y >= 1 && y < 3 && x < 3;
+          if (inBox) inside += v;
+          else assert.equal(v, 0, `class ${k} at (${z}, ${y}, ${x}) outside the crop box`);
+        }
+  // Inside the box each voxel's classes sum to ~1 (12 voxels).
+  assert.ok(Math.abs(inside - 12) < 0.01, `${inside}`);
   assert.ok(existsSync(join(dir, 'out', 'case1.json')));
+  // The stored ensemble is itself an ensemble input: merged with itself it gives the same segmentation.
+  await ensembleFolders([join(dir, 'out'), join(dir, 'out')], join(dir, 'again'), { workers: 1 });
+  const again = await readImage(join(dir, 'again', 'case1.nii.gz'));
+  assert.deepEqual(Array.from(again.data as Uint8Array), expected);
 });
 
 test('with -pp the ensemble is postprocessed (raw copy in not_postprocessed, the json copied)', async () => {
@@ -186,15 +205,28 @@ test("v1's own nnUNet_predict -z outputs (CASE.npz uncropped + CASE.pkl) ensembl
   }
 });
 
-test('the averaged softmax written with --npz equals NumPy bit for bit (v1 fixture tiny_100)', async () => {
+test("--npz stores np.mean of v1's softmax bit for bit, on the uncropped grid (v1 fixture tiny_101, a cropped case)", async () => {
   const v1 = join(FIXTURES, 'v1_models');
   const out = tempDir('nnunet-ensemble-v1npz-');
   await ensembleFolders([join(v1, 'pred_2d_notta'), join(v1, 'pred_3d_fullres_notta')], out, {
     workers: 1,
     storeNpz: true,
   });
-  const mine = readSoftmaxNpz(join(out, 'tiny_100.npz'));
-  const expected = readNpy(join(FIXTURES, 'ensemble', 'tiny_100.2d_3d.softmax.npy'));
+  const mine = readSoftmaxNpz(join(out, 'tiny_101.npz'));
+  const expected = readNpy(join(FIXTURES, 'ensemble', 'tiny_101.2d_3d.softmax.npy'));
+  // original_size_of_raw_data [18, 23, 19]; crop_bbox [[0, 18], [0, 22], [2, 19]].
+  assert.deepEqual(mine.shape, [3, 18, 23, 19]);
   assert.deepEqual(mine.shape, expected.shape);
   assert.deepEqual(Array.from(mine.values), Array.from(expected.data));
+  // Outside the crop box (y = 22 or x < 2) every class is 0, as in v1's own single-model .npz.
+  let outside = 0;
+  for (let k = 0; k < 3; k++)
+    for (let z = 0; z < 18; z++)
+      for (let y = 0; y < 23; y++)
+        for (let x = 0; x < 19; x++) {
+          if (y < 22 && x >= 2) continue;
+          outside++;
+          assert.equal(mine.values[((k * 18 + z) * 23 + y) * 19 + x], 0);
+        }
+  assert.equal(outside, 3 * 18 * (23 * 19 - 22 * 17));
 });
