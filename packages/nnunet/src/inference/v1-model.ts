@@ -199,7 +199,7 @@ export function v1TrainerInfo(name: string, source: string): V1TrainerInfo {
   if (info === undefined) {
     throw new NnunetError(
       'ERR_DATASET',
-      `${source} was trained by the v1 trainer ${name}, whose network or inference differs from nnUNetTrainerV2's (e.g. other normalisation, nonlinearity, architecture or regions) and is not supported; supported are nnUNetTrainerV2 and its training-only variants (${supportedV1Trainers().length} classes, see supportedV1Trainers()).`,
+      `${source} was trained by the v1 trainer ${name}, whose network or inference differs from nnUNetTrainerV2's (e.g. other normalisation, nonlinearity, architecture or regions) and is not supported; supported are nnUNetTrainerV2, its training-only variants and the Generic_UNet size variants (${supportedV1Trainers().length} classes, see supportedV1Trainers()).`,
     );
   }
   return info;
