@@ -31,7 +31,7 @@ const spec: CommandSpec = {
     '-p': { kind: 'string', help: 'plans identifier (only nnUNetPlansv2.1)' },
     '-pretrained_weights': {
       kind: 'string',
-      help: 'initialise the network from this checkpoint (.safetensors); heads of another shape are skipped',
+      help: "initialise the network from this checkpoint (.safetensors, or v1's .model); heads of another shape are skipped",
     },
     '--disable_next_stage_pred': {
       kind: 'flag',
