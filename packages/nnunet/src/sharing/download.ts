@@ -6,11 +6,11 @@
  * installed with installModelFromZip, and the `.part` file is deleted.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { closeSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { join } from 'node:path';
-import { Transform } from 'node:stream';
+import { dirname, join } from 'node:path';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NnunetError } from '../errors.js';
 import { type InstallResult, installModelFromZip } from './install.js';
@@ -50,17 +50,48 @@ export function partFilePath(url: string, folder: string): string {
   return join(folder, `.nnunet-download-${id}.zip.part`);
 }
 
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
 function unreachable(url: string, reason: string): NnunetError {
-  const host = (() => {
-    try {
-      return new URL(url).host;
-    } catch {
-      return url;
-    }
-  })();
   return new NnunetError(
     'ERR_NETWORK',
-    `The host ${host} could not be reached (${reason}): check the network connection, or download ${url} on a machine with internet access and install the file with nnUNet_install_pretrained_model_from_zip FILE.zip.`,
+    `The host ${hostOf(url)} could not be reached (${reason}): check the network connection, or download ${url} on a machine with internet access and install the file with nnUNet_install_pretrained_model_from_zip FILE.zip.`,
+  );
+}
+
+/** OpenSSL's codes for a certificate that does not verify (expired, self-signed, unknown issuer, wrong name). */
+function isCertificateError(code: string): boolean {
+  return /CERT|UNABLE_TO_(GET|VERIFY|DECRYPT|DECODE)|SELF_SIGNED/.test(code) || code === 'ERR_TLS_CERT_ALTNAME_INVALID';
+}
+
+/**
+ * Any failure of a request (DNS, TCP, TLS, HTTP parsing, timeouts, codes Node adds later) as one
+ * ERR_NETWORK sentence; never a raw error.
+ */
+export function requestFailure(url: string, e: unknown, timeoutMs: number): NnunetError {
+  if (e instanceof NnunetError) return e;
+  const code = String((e as { code?: unknown }).code ?? '');
+  if (code === TIMEOUT) return unreachable(url, `no answer within ${timeoutMs / 1000} s`);
+  if (UNREACHABLE.has(code)) return unreachable(url, code);
+  if (isCertificateError(code)) {
+    return new NnunetError(
+      'ERR_NETWORK',
+      `The secure connection to ${hostOf(url)} failed (${code}: its TLS certificate is not trusted here): check the system clock and certificates (behind a proxy that re-signs traffic, set NODE_EXTRA_CA_CERTS to its certificate), or download ${url} on another machine and install the file with nnUNet_install_pretrained_model_from_zip FILE.zip.`,
+      { cause: e },
+    );
+  }
+  const what = code === '' ? ((e as Error).message ?? String(e)) : code;
+  const tls = code === 'EPROTO' || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS');
+  return new NnunetError(
+    'ERR_NETWORK',
+    `The ${tls ? 'secure connection' : 'connection'} to ${hostOf(url)} failed (${what}): check the network connection and the URL, or download ${url} on a machine with internet access and install the file with nnUNet_install_pretrained_model_from_zip FILE.zip.`,
+    { cause: e },
   );
 }
 
@@ -78,31 +109,47 @@ function get(url: string, headers: Record<string, string>, timeoutMs: number, ho
       rejectPromise(new NnunetError('ERR_ARGUMENT', `"${url}" is not an http:// or https:// URL.`));
       return;
     }
-    const req = (parsed.protocol === 'https:' ? httpsRequest : httpRequest)(parsed, {
-      headers: { 'user-agent': 'nnunet-ts', ...headers },
-      // A fresh connection per request: a pooled keep-alive socket may be dead by the time we resume.
-      agent: false,
-    });
+    let req: ClientRequest;
+    try {
+      req = (parsed.protocol === 'https:' ? httpsRequest : httpRequest)(parsed, {
+        headers: { 'user-agent': 'nnunet-ts', ...headers },
+        // A fresh connection per request: a pooled keep-alive socket may be dead by the time we resume.
+        agent: false,
+      });
+    } catch (e) {
+      rejectPromise(requestFailure(url, e, timeoutMs));
+      return;
+    }
     req.setTimeout(timeoutMs, () => {
       req.destroy(Object.assign(new Error('timed out'), { code: TIMEOUT }));
     });
-    req.on('error', (e: Error & { code?: string }) => {
-      const code = e.code ?? '';
-      if (!UNREACHABLE.has(code)) rejectPromise(e);
-      else rejectPromise(unreachable(url, code === TIMEOUT ? `no answer within ${timeoutMs / 1000} s` : code));
-    });
+    req.on('error', (e) => rejectPromise(requestFailure(url, e, timeoutMs)));
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
-      if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
+      const location = res.headers.location;
+      if ([301, 302, 303, 307, 308].includes(status) && location) {
         res.resume();
         if (hops >= MAX_REDIRECTS) {
           rejectPromise(new NnunetError('ERR_NOT_FOUND', `${url} redirects more than ${MAX_REDIRECTS} times.`));
           return;
         }
-        get(new URL(res.headers.location, parsed).toString(), headers, timeoutMs, hops + 1).then(
-          resolvePromise,
-          rejectPromise,
-        );
+        // The Location header comes from the server: a bad one is its error, not an exception here.
+        let next: URL | undefined;
+        try {
+          next = new URL(location, parsed);
+        } catch {
+          next = undefined;
+        }
+        if (next === undefined || (next.protocol !== 'http:' && next.protocol !== 'https:')) {
+          rejectPromise(
+            new NnunetError(
+              'ERR_NOT_FOUND',
+              `${url} redirects to "${location}", which is not an http:// or https:// URL: the server is misconfigured; try again later, or download the file elsewhere and use nnUNet_install_pretrained_model_from_zip.`,
+            ),
+          );
+          return;
+        }
+        get(next.toString(), headers, timeoutMs, hops + 1).then(resolvePromise, rejectPromise);
         return;
       }
       // The request's idle timer keeps guarding the socket while the caller reads the body.
@@ -122,8 +169,36 @@ function contentRange(header: string | undefined): { start: number | undefined; 
   };
 }
 
+/** Size of the .part file; 0 when there is none (or something that is not a file, which writing then reports). */
 function sizeOf(path: string): number {
-  return existsSync(path) ? statSync(path).size : 0;
+  try {
+    const s = statSync(path);
+    return s.isFile() ? s.size : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A local failure while writing the .part file: not a dropped connection, so it is not retried. */
+function partWriteFailure(part: string, e: unknown): NnunetError {
+  const code = String((e as { code?: unknown }).code ?? '');
+  const reason =
+    (
+      {
+        ENOSPC: 'the disk is full',
+        EDQUOT: 'the disk quota is exceeded',
+        EACCES: 'permission denied',
+        EPERM: 'operation not permitted',
+        EROFS: 'the file system is read-only',
+        EISDIR: 'it is a folder',
+        ENOENT: 'its folder does not exist',
+      } as Record<string, string>
+    )[code] ?? (e as Error).message;
+  return new NnunetError(
+    'ERR_ARGUMENT',
+    `Writing the partial download ${part} failed (${code === '' ? 'error' : code}: ${reason}): free disk space or make ${dirname(part)} writable, then run the same command again to resume.`,
+    { cause: e },
+  );
 }
 
 /**
@@ -187,13 +262,42 @@ export async function downloadToPart(url: string, part: string, options: Downloa
         done(null, chunk);
       },
     });
+    let fd: number;
+    try {
+      fd = openSync(part, append ? 'a' : 'w');
+    } catch (e) {
+      res.destroy();
+      throw partWriteFailure(part, e);
+    }
+    // Errors of the file itself (disk full, no permission) are local: retrying would not help, so
+    // they are told apart from a connection that drops.
+    let fileError: unknown;
+    const sink = new Writable({
+      write(chunk: Buffer, _e, done) {
+        try {
+          for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
+          done();
+        } catch (e) {
+          fileError = e;
+          done(e as Error);
+        }
+      },
+    });
     let dropped = false;
     try {
-      await pipeline(res, counter, createWriteStream(part, { flags: append ? 'a' : 'w' }));
+      await pipeline(res, counter, sink);
     } catch (e) {
       if (e instanceof NnunetError) throw e;
+      if (fileError !== undefined) throw partWriteFailure(part, fileError);
       dropped = true;
+    } finally {
+      try {
+        closeSync(fd);
+      } catch (e) {
+        fileError ??= e;
+      }
     }
+    if (fileError !== undefined) throw partWriteFailure(part, fileError);
     const now = sizeOf(part);
     if (!dropped && (total === undefined || now === total)) return;
     if (!dropped && total !== undefined && now > total) {
@@ -225,11 +329,19 @@ export interface DownloadInstallOptions extends DownloadOptions {
 /**
  * Downloads the archive at `url` (resuming a previous `.part`), installs it into
  * $RESULTS_FOLDER/nnUNet and deletes the `.part`. A damaged archive is deleted too; when the
- * install is refused because model folders exist, the `.part` is kept so that a call with
- * `overwrite` does not download it again.
+ * install is refused because existing files differ (or a local path is in the way), the `.part`
+ * is kept so that a call with `overwrite` does not download it again.
  */
 export async function downloadAndInstall(url: string, options: DownloadInstallOptions): Promise<InstallResult> {
-  mkdirSync(options.resultsFolder, { recursive: true });
+  try {
+    mkdirSync(options.resultsFolder, { recursive: true });
+  } catch (e) {
+    throw new NnunetError(
+      'ERR_ENV',
+      `RESULTS_FOLDER ${options.resultsFolder} cannot be created (${String((e as { code?: unknown }).code ?? (e as Error).message)}): point RESULTS_FOLDER to a writable folder.`,
+      { cause: e },
+    );
+  }
   const part = partFilePath(url, options.resultsFolder);
   await downloadToPart(url, part, options);
   try {

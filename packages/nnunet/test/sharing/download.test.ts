@@ -5,13 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Server as TcpServer } from 'node:net';
+import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { NnunetError } from '../../src/errors.js';
 import { ZipWriter } from '../../src/io/zip.js';
-import { downloadAndInstall, downloadToPart, partFilePath } from '../../src/sharing/download.js';
+import { downloadAndInstall, downloadToPart, partFilePath, requestFailure } from '../../src/sharing/download.js';
 import { PACKAGE_ROOT, tempDir } from '../helpers.js';
 
 const MODEL = '3d_fullres/Task099_Tiny/nnUNetTrainerV2__nnUNetPlansv2.1';
@@ -49,6 +52,14 @@ async function serve(
     requests.push({ path: req.url ?? '', range });
     if (req.url === '/redirect') {
       res.writeHead(302, { location: '/model.zip' }).end();
+      return;
+    }
+    if (req.url === '/bad-redirect') {
+      res.writeHead(302, { location: 'http://[not-a-host/model.zip' }).end();
+      return;
+    }
+    if (req.url === '/ftp-redirect') {
+      res.writeHead(301, { location: 'ftp://example.org/model.zip' }).end();
       return;
     }
     if (req.url !== '/model.zip') {
@@ -255,4 +266,156 @@ test('CLI: unknown task names, the model list and its --export JSON', () => {
   );
   assert.equal(json.Task082_BraTS2020?.url?.length, 4);
   assert.match(readFileSync(join(dir, 'available_models.json'), 'utf8'), /J\\u00fclich/, "Python's ensure_ascii");
+});
+
+/** A throw-away self-signed certificate (P-256, CN=localhost), so that TLS verification fails for real. */
+const SELF_SIGNED_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgy7mkysEjLXwn6k5H
+UQu4gIvKekfklOS4V/FEsVl4zAWhRANCAATelT7ubY76QKeTI3zWu54scNRQYDHI
+SHctrYlOKPuzJ4aCwwnXOZfTE0f3se1dmLiYHbJ+SKGeXDM5LqQB4ewY
+-----END PRIVATE KEY-----`;
+const SELF_SIGNED_CERT = `-----BEGIN CERTIFICATE-----
+MIIBfzCCASWgAwIBAgIUaZOR1ebavFZ0dX1CGR5cdPwNXmcwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyNjIzMTYyOFoYDzIxMjYxMTAy
+MjMxNjI4WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAATelT7ubY76QKeTI3zWu54scNRQYDHISHctrYlOKPuzJ4aCwwnXOZfT
+E0f3se1dmLiYHbJ+SKGeXDM5LqQB4ewYo1MwUTAdBgNVHQ4EFgQU0rvpyBZWLg3q
+4T0415y5oeWVauIwHwYDVR0jBBgwFoAU0rvpyBZWLg3q4T0415y5oeWVauIwDwYD
+VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiBvcXS4yykdIy1DNvQ+Bdw9
+9ETvtqaq/F3mTsnV80EDYAIhAII8c6Q+qOBe+hJSypjCiVcBD090DfUPoMDZYkNs
+U8r7
+-----END CERTIFICATE-----`;
+
+async function listen(server: Server | TcpServer): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+test('TLS failures, HTTP parse errors and unknown codes are one ERR_NETWORK sentence, never a raw error', async () => {
+  const results = tempDir();
+  const isNetwork = (message: RegExp) => (e: unknown) => {
+    assert.ok(e instanceof NnunetError, `not an NnunetError: ${String(e)}`);
+    assert.equal(e.code, 'ERR_NETWORK');
+    assert.match(e.message, message);
+    return true;
+  };
+  // A certificate that does not verify (self-signed).
+  const tls = createHttpsServer({ key: SELF_SIGNED_KEY, cert: SELF_SIGNED_CERT }, (_q, r) => r.end('x'));
+  const tlsHost = await listen(tls);
+  try {
+    await assert.rejects(
+      downloadAndInstall(`https://${tlsHost}/model.zip`, { resultsFolder: results }),
+      isNetwork(
+        /^The secure connection to 127\.0\.0\.1:\d+ failed \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|[A-Z_]*CERT[A-Z_]*): its TLS certificate is not trusted here\): .*NODE_EXTRA_CA_CERTS.*nnUNet_install_pretrained_model_from_zip FILE\.zip\.$/,
+      ),
+    );
+  } finally {
+    tls.close();
+  }
+  // https:// to a plain HTTP server: the TLS handshake fails (EPROTO).
+  const plain = await serve(makeArchive());
+  try {
+    await assert.rejects(
+      downloadAndInstall(`${plain.url.replace('http:', 'https:')}/model.zip`, { resultsFolder: results }),
+      isNetwork(
+        /^The secure connection to 127\.0\.0\.1:\d+ failed \(EPROTO\): check the network connection and the URL/,
+      ),
+    );
+  } finally {
+    await plain.close();
+  }
+  // A server that answers something that is not HTTP: an llhttp code (HPE_*) no list knows.
+  const garbage = createTcpServer((c) => c.on('data', () => c.end('garbage\r\n\r\n')));
+  const garbageHost = await listen(garbage);
+  try {
+    await assert.rejects(
+      downloadAndInstall(`http://${garbageHost}/model.zip`, { resultsFolder: results }),
+      isNetwork(/^The connection to 127\.0\.0\.1:\d+ failed \(HPE_[A-Z_]+\): check the network connection and the URL/),
+    );
+  } finally {
+    garbage.close();
+  }
+  // Codes that cannot be produced locally map the same way.
+  const url = 'https://zenodo.org/record/1/files/x.zip';
+  const mapped = (code: string | undefined, message = 'm') =>
+    requestFailure(url, Object.assign(new Error(message), code === undefined ? {} : { code }), 1000);
+  assert.match(
+    mapped('CERT_HAS_EXPIRED').message,
+    /^The secure connection to zenodo\.org failed \(CERT_HAS_EXPIRED: its TLS/,
+  );
+  assert.match(mapped('SELF_SIGNED_CERT_IN_CHAIN').message, /failed \(SELF_SIGNED_CERT_IN_CHAIN: its TLS certificate/);
+  assert.match(mapped('UNABLE_TO_GET_ISSUER_CERT_LOCALLY').message, /its TLS certificate is not trusted/);
+  assert.match(mapped('ERR_TLS_CERT_ALTNAME_INVALID').message, /its TLS certificate is not trusted/);
+  assert.match(
+    mapped('ERR_SSL_WRONG_VERSION_NUMBER').message,
+    /^The secure connection to zenodo\.org failed \(ERR_SSL_/,
+  );
+  assert.match(mapped('ECONNRESET').message, /^The host zenodo\.org could not be reached \(ECONNRESET\)/);
+  assert.match(mapped('E_SOMETHING_NEW').message, /^The connection to zenodo\.org failed \(E_SOMETHING_NEW\): /);
+  assert.match(
+    mapped(undefined, 'socket hang up').message,
+    /^The connection to zenodo\.org failed \(socket hang up\): /,
+  );
+  for (const code of ['CERT_HAS_EXPIRED', 'EPROTO', 'E_SOMETHING_NEW', undefined])
+    assert.equal(mapped(code).code, 'ERR_NETWORK');
+  assert.deepEqual(readdirSync(results), [], 'no .part left by failed connections');
+});
+
+test('a redirect to a bad Location is a sentence, not an uncaught exception', async () => {
+  const s = await serve(makeArchive());
+  const results = tempDir();
+  try {
+    for (const path of ['/bad-redirect', '/ftp-redirect']) {
+      await assert.rejects(downloadAndInstall(`${s.url}${path}`, { resultsFolder: results }), (e) => {
+        assert.ok(e instanceof NnunetError);
+        assert.equal(e.code, 'ERR_NOT_FOUND');
+        assert.match(
+          e.message,
+          /redirects to "(http:\/\/\[not-a-host|ftp:\/\/example\.org)\/model\.zip", which is not an http:\/\/ or https:\/\/ URL: the server is misconfigured/,
+        );
+        return true;
+      });
+    }
+    assert.deepEqual(
+      s.requests.map((q) => q.path),
+      ['/bad-redirect', '/ftp-redirect'],
+    );
+  } finally {
+    await s.close();
+  }
+});
+
+test('a .part that cannot be written (disk full, a folder in the way) stops at once, naming it', async () => {
+  const archive = makeArchive();
+  const s = await serve(archive);
+  try {
+    const url = `${s.url}/model.zip`;
+    const results = tempDir();
+    const part = partFilePath(url, results);
+    mkdirSync(part);
+    await assert.rejects(downloadAndInstall(url, { resultsFolder: results }), (e) => {
+      assert.ok(e instanceof NnunetError);
+      assert.equal(
+        e.message,
+        `Writing the partial download ${part} failed (EISDIR: it is a folder): free disk space or make ${results} writable, then run the same command again to resume.`,
+      );
+      return true;
+    });
+    assert.equal(s.requests.length, 1, 'not retried');
+    if (existsSync('/dev/full')) {
+      // Writes to /dev/full fail with ENOSPC, as on a full disk.
+      const results2 = tempDir();
+      const part2 = partFilePath(url, results2);
+      symlinkSync('/dev/full', part2);
+      await assert.rejects(
+        downloadAndInstall(url, { resultsFolder: results2, retries: 3 }),
+        new RegExp(
+          `^NnunetError: Writing the partial download ${part2.replace(/[.]/g, '\\.')} failed \\(ENOSPC: the disk is full\\): free disk space`,
+        ),
+      );
+      assert.equal(s.requests.length, 2, 'one request, no retries');
+    }
+  } finally {
+    await s.close();
+  }
 });
