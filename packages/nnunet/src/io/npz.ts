@@ -176,6 +176,16 @@ export function readNpzRaw(path: string): Map<string, Buffer> {
     }
   }
   if (eocd < 0) bad('no zip directory');
+  try {
+    return readMembers(buf, eocd, bad);
+  } catch (e) {
+    if (e instanceof NnunetError) throw e;
+    // Offsets pointing outside the file (truncated or damaged archives).
+    return bad((e as Error).message);
+  }
+}
+
+function readMembers(buf: Buffer, eocd: number, bad: (why: string) => never): Map<string, Buffer> {
   const count = buf.readUInt16LE(eocd + 10);
   let p = buf.readUInt32LE(eocd + 16);
   const out = new Map<string, Buffer>();
@@ -183,6 +193,7 @@ export function readNpzRaw(path: string): Map<string, Buffer> {
     if (buf.readUInt32LE(p) !== 0x02014b50) bad('damaged zip directory');
     const method = buf.readUInt16LE(p + 10);
     const compSize = buf.readUInt32LE(p + 20);
+    const size = buf.readUInt32LE(p + 24);
     const nameLen = buf.readUInt16LE(p + 28);
     const extraLen = buf.readUInt16LE(p + 30);
     const commentLen = buf.readUInt16LE(p + 32);
@@ -194,8 +205,10 @@ export function readNpzRaw(path: string): Map<string, Buffer> {
     const data = buf.subarray(start, start + compSize);
     let raw: Buffer;
     if (method === 0) raw = Buffer.from(data);
-    else if (method === 8) raw = inflateRawSync(data);
+    // Never inflate past the declared size (a small hostile member could expand to gigabytes).
+    else if (method === 8) raw = inflateRawSync(data, { maxOutputLength: Math.max(1, size) });
     else return bad(`compression method ${method}`);
+    if (raw.length !== size) bad(`member ${name} holds ${raw.length} bytes, its header says ${size}`);
     out.set(name.replace(/\.npy$/, ''), raw);
     p += 46 + nameLen + extraLen + commentLen;
   }
