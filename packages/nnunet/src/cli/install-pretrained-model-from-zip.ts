@@ -13,7 +13,10 @@ const spec: CommandSpec = {
     'Installs a model archive (made by nnUNet_export_model_to_zip, ours or v1) into $RESULTS_FOLDER/nnUNet.\n' +
     'The archive is checked completely before anything is moved into place.',
   options: {
-    '--overwrite_existing': { kind: 'flag', help: 'replace model folders that already exist' },
+    '--overwrite_existing': {
+      kind: 'flag',
+      help: "replace existing files whose contents differ from the archive's (other files are kept)",
+    },
     '--force': { kind: 'flag', help: 'same as --overwrite_existing' },
   },
 };
