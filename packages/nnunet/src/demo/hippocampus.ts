@@ -218,7 +218,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   );
   const overlays = join(ws, 'overlays');
   log('\n=== overlay PNGs of the predictions (nnUNet_plot_task_pngs does the same for training cases)');
-  const overlayFiles = await plotPredictionOverlays(predictions, testImages, overlays);
+  // Hippocampus slices are about 35 x 50 voxels: draw each voxel as 6 x 6 pixels.
+  const overlayFiles = await plotPredictionOverlays(predictions, testImages, overlays, { scale: 6 });
 
   const summary = JSON.parse(readFileSync(join(predictions, 'summary.json'), 'utf8')) as {
     results: { mean: Record<string, { Dice?: number }> };

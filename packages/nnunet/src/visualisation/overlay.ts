@@ -50,6 +50,29 @@ export interface OverlayOptions {
    * of the slice (e.g. [0.5, 99.5]) outside which values are clipped.
    */
   window?: 'minmax' | readonly [number, number];
+  /** Enlarge the picture by this integer factor, each voxel a square of pixels (default 1, as v1). */
+  scale?: number;
+}
+
+/** Nearest-neighbour enlargement of an RGB8 picture by an integer factor. */
+export function enlargeRgb(rgb: Uint8Array, height: number, width: number, factor: number): Uint8Array {
+  if (!Number.isInteger(factor) || factor < 1) {
+    throw new NnunetError('ERR_ARGUMENT', `the overlay scale must be a positive integer, got ${factor}.`);
+  }
+  if (factor === 1) return rgb;
+  const w = width * factor;
+  const out = new Uint8Array(height * factor * w * 3);
+  for (let y = 0; y < height * factor; y++) {
+    const sy = Math.floor(y / factor);
+    for (let x = 0; x < w; x++) {
+      const s = (sy * width + Math.floor(x / factor)) * 3;
+      const d = (y * w + x) * 3;
+      out[d] = rgb[s] as number;
+      out[d + 1] = rgb[s + 1] as number;
+      out[d + 2] = rgb[s + 2] as number;
+    }
+  }
+  return out;
 }
 
 /** Label k's RGB colour: entry k of the cycle (labels past its end wrap around, skipping black). */
@@ -154,7 +177,8 @@ export function writeOverlayPng(
     for (let i = 0; i < plane; i++) s[i] = valueAt(a, slice * plane + i);
     return s;
   };
-  writePngRgb(outPng, overlayRgb(at(image), at(seg), y, x, options), x, y);
+  const f = options.scale ?? 1;
+  writePngRgb(outPng, enlargeRgb(overlayRgb(at(image), at(seg), y, x, options), y, x, f), x * f, y * f);
   return slice;
 }
 

@@ -145,6 +145,28 @@ test('plotOverlay on NIfTI files: slice 2, 5 x 4 pixels, colours as v1', async (
   assert.deepEqual(expectedPixel(0, 0), [25, 37, 82]);
 });
 
+test('scale draws each voxel as a square of identical pixels', async () => {
+  const dir = tempDir();
+  const { image, seg } = syntheticCase();
+  await writeImage(image, join(dir, 'case_0000.nii.gz'));
+  await writeImage(seg, join(dir, 'case.nii.gz'));
+  const out = join(dir, 'big.png');
+  await plotOverlay(join(dir, 'case_0000.nii.gz'), join(dir, 'case.nii.gz'), out, { scale: 3 });
+  const d = decodePng(readFileSync(out));
+  assert.equal(d.width, 15);
+  assert.equal(d.height, 12);
+  for (let y = 0; y < 12; y++) {
+    for (let x = 0; x < 15; x++) {
+      const px = [...d.rgb.subarray((y * 15 + x) * 3, (y * 15 + x) * 3 + 3)];
+      assert.deepEqual(px, expectedPixel(Math.floor(y / 3), Math.floor(x / 3)), `(${y}, ${x})`);
+    }
+  }
+  await assert.rejects(
+    plotOverlay(join(dir, 'case_0000.nii.gz'), join(dir, 'case.nii.gz'), out, { scale: 1.5 }),
+    /scale must be a positive integer/,
+  );
+});
+
 test('raw task, preprocessed task and prediction folder overlays: one CASE.png each', async () => {
   const base = tempDir();
   const env = {
