@@ -103,7 +103,12 @@ await runCommand(spec, async (args) => {
     device,
     stepSize: step,
     postprocessing: args.get('--disable_postprocessing') !== true,
-    log: (line: string) => process.stderr.write(`${line}\n`),
+    log: (line: string) => {
+      // Close the case's progress bar first so the message gets its own line.
+      if (bar) bar.finish(...last);
+      bar = undefined;
+      process.stderr.write(`${line}\n`);
+    },
     onCase: (id: string, i: number, total: number, skipped: boolean) => {
       if (bar) bar.finish(...last);
       bar = undefined;
