@@ -1,36 +1,9 @@
 #!/usr/bin/env node
 import { NnunetError } from '../errors.js';
-import { requireEnvFolder } from '../paths.js';
-import { downloadAndInstall } from '../sharing/download.js';
 import { findPretrainedModel, LICENSE_WARNING } from '../sharing/pretrained-models.js';
-import type { CommandSpec, ParsedArgs } from './args.js';
-import { ProgressBar } from './progress.js';
+import type { CommandSpec } from './args.js';
+import { DOWNLOAD_OPTIONS, downloadCommand, positionalArgs } from './download-common.js';
 import { runCommand } from './run.js';
-
-/** Takes the positional arguments out of argv (v1's command takes one; our parser knows options only). */
-function positionalArgs(): string[] {
-  const argv = process.argv.slice(2);
-  process.argv.splice(2, argv.length, ...argv.filter((a) => a.startsWith('-')));
-  return argv.filter((a) => !a.startsWith('-'));
-}
-
-async function downloadCommand(url: string, args: ParsedArgs): Promise<void> {
-  const results = requireEnvFolder('RESULTS_FOLDER');
-  process.stdout.write(`Downloading pretrained model from url: ${url}\n`);
-  const bar = new ProgressBar('download (bytes)');
-  let last: [number, number] = [0, 0];
-  const r = await downloadAndInstall(url, {
-    resultsFolder: results,
-    overwrite: args.get('--overwrite_existing') === true || args.get('--force') === true,
-    onProgress: (d, t) => {
-      last = [d, t];
-      bar.update(d, t);
-    },
-    log: (line) => process.stderr.write(`\n${line}\n`),
-  });
-  bar.finish(...last);
-  for (const f of r.installed) process.stdout.write(`${r.replaced.includes(f) ? 'replaced' : 'installed'} ${f}\n`);
-}
 
 const spec: CommandSpec = {
   name: 'nnUNet_download_pretrained_model',
@@ -38,10 +11,7 @@ const spec: CommandSpec = {
     'Argument: TASK_NAME, e.g. Task004_Hippocampus.\n' +
     'Downloads one of the pretrained models listed by nnUNet_print_available_pretrained_models and\n' +
     'installs it into $RESULTS_FOLDER/nnUNet (an interrupted download resumes when run again).',
-  options: {
-    '--overwrite_existing': { kind: 'flag', help: 'replace model folders that already exist' },
-    '--force': { kind: 'flag', help: 'same as --overwrite_existing' },
-  },
+  options: DOWNLOAD_OPTIONS,
 };
 
 const positional = positionalArgs();
