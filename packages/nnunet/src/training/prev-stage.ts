@@ -86,12 +86,14 @@ export interface UnpackedPrevStage {
 }
 
 /**
- * The .npy beside CASE_segFromPrevStage.npz, written (atomically) when missing or older than the
- * .npz, so training reads patches from it without decompressing.
+ * The .npy beside CASE_segFromPrevStage.npz, written (atomically) when missing or not newer than
+ * the .npz, so training reads patches from it without decompressing.
  */
 export function unpackSegFromPrevStage(npzPath: string): UnpackedPrevStage {
   const npy = `${npzPath.replace(/\.npz$/, '')}.npy`;
-  const fresh = existsSync(npy) && existsSync(npzPath) && statSync(npy).mtimeMs >= statSync(npzPath).mtimeMs;
+  // Strictly newer: file times tick coarsely (a few ms), so an .npz rewritten in the same tick as
+  // the unpacking must count as changed.
+  const fresh = existsSync(npy) && existsSync(npzPath) && statSync(npy).mtimeMs > statSync(npzPath).mtimeMs;
   if (!fresh) {
     const { data, shape } = readSegFromPrevStage(npzPath);
     writeNpy(npy, data as NpyArray, shape);
