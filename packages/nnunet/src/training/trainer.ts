@@ -93,6 +93,9 @@ export const TRAINERS: Record<string, TrainerSpec> = {
   nnUNetTrainerV2_100epochs: { ...V2, maxEpochs: 100 },
   nnUNetTrainerV2_noDataAugmentation: { ...V2, augmentation: false, mirroring: false },
   nnUNetTrainerV2_noMirroring: { ...V2, mirroring: false },
+  // v1's multi-GPU trainers: the same recipe; here one device trains the whole batch.
+  nnUNetTrainerV2_DP: V2,
+  nnUNetTrainerV2_DDP: V2,
   nnUNetTrainerV2CascadeFullRes: { ...V2, cascade: { previousTrainer: 'nnUNetTrainerV2' } },
 };
 

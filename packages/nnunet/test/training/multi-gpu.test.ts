@@ -1,0 +1,41 @@
+/** nnUNet_train_DP / _DDP: v1's multi-GPU commands run nnUNet_train on one device. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { getTrainer } from '../../src/training/trainer.js';
+import { PACKAGE_ROOT, tempDir } from '../helpers.js';
+
+const CLI = (name: string) => join(PACKAGE_ROOT, 'dist', 'src', 'cli', `${name}.js`);
+
+test('the GPU-only options are dropped with a note and everything else reaches nnUNet_train', () => {
+  const env: NodeJS.ProcessEnv = { ...process.env, nnUNet_preprocessed: join(tempDir(), 'missing') };
+  const dp = spawnSync(
+    process.execPath,
+    [CLI('train-dp'), '3d_fullres', 'nnUNetTrainerV2_DP', '4', '0', '-gpus', '2', '--dbs', '--bogus'],
+    { env, encoding: 'utf8' },
+  );
+  assert.equal(dp.status, 1);
+  assert.match(
+    dp.stderr,
+    /nnUNet_train_DP: training runs on one device here; ignoring -gpus 2 --dbs and running nnUNet_train/,
+  );
+  // nnUNet_train's own parser saw the rest: the unknown option is named by it.
+  assert.match(dp.stderr, /nnUNet_train: unknown option --bogus/);
+  const ddp = spawnSync(
+    process.execPath,
+    [CLI('train-ddp'), '3d_fullres', 'nnUNetTrainerV2_DDP', '4', '0', '--local_rank=1', '--bogus'],
+    {
+      env,
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(ddp.status, 1);
+  assert.match(ddp.stderr, /ignoring --local_rank=1 and running nnUNet_train/);
+  assert.match(ddp.stderr, /nnUNet_train: unknown option --bogus/);
+});
+
+test("v1's multi-GPU trainer names train nnUNetTrainerV2's recipe", () => {
+  assert.deepEqual(getTrainer('nnUNetTrainerV2_DP'), getTrainer('nnUNetTrainerV2'));
+  assert.deepEqual(getTrainer('nnUNetTrainerV2_DDP'), getTrainer('nnUNetTrainerV2'));
+});
