@@ -19,6 +19,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { basename, join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { writeJsonAtomic } from '../fingerprint/crop-task.js';
+import { parseNpyHeader } from '../io/npy.js';
 import { fromFloat16Bits, readNpzRaw, toFloat16Bits } from '../io/npz.js';
 import { readPostprocessingJson } from '../postprocessing/connected-components.js';
 import { applyPostprocessingToFolder } from '../postprocessing/determine.js';
@@ -35,31 +36,6 @@ export interface SoftmaxArray {
 /** Elements converted per chunk, so float16 <-> float32 copies stay small next to the volume. */
 const CHUNK = 1 << 20;
 
-function parseNpyMember(bytes: Buffer, path: string): { descr: string; shape: number[]; data: Buffer } {
-  const bad = (why: string): never => {
-    throw new NnunetError(
-      'ERR_DATASET',
-      `${path}: the "softmax" array is not a readable .npy member (${why}); recreate the file.`,
-    );
-  };
-  if (bytes.length < 10 || bytes.readUInt32BE(0) !== 0x934e554d) bad('no NumPy magic');
-  const major = bytes[6];
-  const headerLength = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
-  const start = major === 1 ? 10 : 12;
-  const header = bytes.subarray(start, start + headerLength).toString('latin1');
-  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) return bad('malformed header');
-  if (fortran === 'True') bad('Fortran order');
-  const shape = shapeText
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map(Number);
-  return { descr, shape, data: bytes.subarray(start + headerLength) };
-}
-
 /** Reads the "softmax" array of a v1 .npz (float16, or float32) as float32 values. */
 export function readSoftmaxNpz(path: string): SoftmaxArray {
   const member = readNpzRaw(path).get('softmax');
@@ -69,7 +45,8 @@ export function readSoftmaxNpz(path: string): SoftmaxArray {
       `${path} has no "softmax" array; it was not written by nnUNet_predict -z or nnUNet_train --npz.`,
     );
   }
-  const { descr, shape, data } = parseNpyMember(member, path);
+  const { descr, shape, dataOffset } = parseNpyHeader(member, path);
+  const data = member.subarray(dataOffset);
   const n = shape.reduce((a, b) => a * b, 1);
   if (descr === '<f2') {
     if (data.length < 2 * n)

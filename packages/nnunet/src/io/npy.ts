@@ -82,7 +82,11 @@ export interface NpyHeader {
   dataOffset: number;
 }
 
-function parseHeader(buf: Buffer, path: string): NpyHeader {
+/**
+ * Parses the header at the start of .npy bytes (a file, or a member of an .npz: `path` then names
+ * the archive in errors). C order only.
+ */
+export function parseNpyHeader(buf: Buffer, path: string): NpyHeader {
   const bad = (why: string): never => {
     throw new NnunetError(
       'ERR_DATASET',
@@ -116,7 +120,7 @@ export function readNpy(path: string): { data: NpyArray; shape: number[] } {
   } catch {
     throw new NnunetError('ERR_NOT_FOUND', `${path} does not exist: run the step that creates it first.`);
   }
-  const h = parseHeader(buf, path);
+  const h = parseNpyHeader(buf, path);
   const ctor = DESCR.get(h.descr);
   if (ctor === undefined)
     throw new NnunetError('ERR_DATASET', `${path} holds dtype ${h.descr}, which is not supported.`);
@@ -136,7 +140,7 @@ export function readNpyHeader(path: string): NpyHeader {
   try {
     const buf = Buffer.alloc(4096);
     const n = readSync(fd, buf, 0, buf.length, 0);
-    return parseHeader(buf.subarray(0, n), path);
+    return parseNpyHeader(buf.subarray(0, n), path);
   } finally {
     closeSync(fd);
   }

@@ -8,7 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
-import { type NpyArray, readNpyHeader, writeNpy } from '../io/npy.js';
+import { type NpyArray, parseNpyHeader, readNpyHeader, writeNpy } from '../io/npy.js';
 import { readNpzRaw, writeNpz } from '../io/npz.js';
 
 /** v1's folder name, beside the lowres trainer's fold folders. */
@@ -48,22 +48,11 @@ export function readSegFromPrevStage(path: string): { data: Uint8Array; shape: n
     );
   };
   if (raw === undefined) return bad('has no "data" array');
-  if (raw.length < 10) return bad('is damaged');
-  const headerLen = raw[6] === 1 ? raw.readUInt16LE(8) : raw.readUInt32LE(8);
-  const start = raw[6] === 1 ? 10 : 12;
-  const dict = raw.subarray(start, start + headerLen).toString('latin1');
-  const descr = /'descr':\s*'([^']+)'/.exec(dict)?.[1] ?? '';
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(dict)?.[1];
-  if (/'fortran_order':\s*True/.test(dict)) bad('is stored in Fortran order');
+  const { descr, shape, dataOffset } = parseNpyHeader(raw, path);
   const make = INTEGER_DESCR[descr];
-  if (make === undefined || shapeText === undefined) return bad(`holds an unsupported array (${descr})`);
-  const shape = shapeText
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map(Number);
+  if (make === undefined) return bad(`holds an unsupported array (${descr})`);
   const n = shape.reduce((a, b) => a * b, 1);
-  const bytes = raw.subarray(start + headerLen);
+  const bytes = raw.subarray(dataOffset);
   const width = descr === '<i8' ? 8 : descr.endsWith('4') ? 4 : descr.endsWith('2') ? 2 : 1;
   if (bytes.length < n * width) return bad('is truncated');
   const aligned = new ArrayBuffer(n * width);
