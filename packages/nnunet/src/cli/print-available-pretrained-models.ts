@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { availableModelsJson, availableModelsText } from '../sharing/pretrained-models.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import type { CommandSpec } from './args.js';
 import { runCommand } from './run.js';
 
@@ -22,9 +23,7 @@ await runCommand(spec, async (args) => {
   process.stdout.write(availableModelsText());
   if (folder !== undefined) {
     const path = join(folder, 'available_models.json');
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, availableModelsJson());
-    renameSync(tmp, path);
+    writeFileAtomic(path, availableModelsJson());
     process.stdout.write(`Data successfully exported to ${path}\n`);
   }
 });

@@ -5,11 +5,12 @@
  * PRED/summary.json with v1's keys, nesting and Python-style JSON.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { readImage, type Volume, type VoxelArray } from '../io/image.js';
 import { geometryDifferences } from '../io/verify.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { type PoolOptions, runPool } from '../util/worker-pool.js';
 import {
   computeMetrics,
@@ -460,18 +461,7 @@ export async function aggregateScores(
 
 /** Writes summary.json atomically (temporary file, then rename) in v1's layout. */
 export function writeSummaryJson(path: string, summary: SummaryJson): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now()}`);
-  try {
-    writeFileSync(tmp, summaryJsonText(summary));
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new NnunetError(
-      'ERR_DATASET',
-      `Cannot write ${path} (${(e as Error).message}); check that the folder is writable.`,
-      { cause: e },
-    );
-  }
+  writeFileAtomic(path, summaryJsonText(summary));
 }
 
 /**

@@ -4,7 +4,7 @@
  * as CASE.npy ((C + 1, z, y, x) float32: modalities then segmentation) and CASE.json (its
  * properties with v1's keys). Label files are copied to gt_segmentations/, dataset.json beside.
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { caseIdOf, type DatasetJson, readDatasetJson } from '../io/dataset-json.js';
@@ -12,6 +12,7 @@ import { readImage, type Volume } from '../io/image.js';
 import { resolveNifti } from '../io/nifti-path.js';
 import { writeNpy } from '../io/npy.js';
 import { requireEnvFolder } from '../paths.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { runPool } from '../util/worker-pool.js';
 import { type CroppedCase, cropCase } from './crop.js';
 
@@ -54,9 +55,7 @@ export interface CroppedProperties {
 
 /** Atomically writes JSON (temporary file + rename). */
 export function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 1)}\n`);
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${JSON.stringify(value, null, 1)}\n`);
 }
 
 /** Reads and crops one case in memory (training and test cases alike). */

@@ -13,7 +13,7 @@
  * v1 writes the trial steps into temporary folders and deletes them; here the trials run in
  * memory (same arrays, same scores) and only the final folder is written.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import {
@@ -28,6 +28,7 @@ import {
 import { DEFAULT_METRICS, type MetricName } from '../evaluation/metrics.js';
 import { type PyJson, pythonDumpIndented, pythonFloatRepr } from '../evaluation/python-json.js';
 import { readImage, writeImage } from '../io/image.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { type PoolOptions, runPool } from '../util/worker-pool.js';
 import {
   applyPostprocessing,
@@ -410,24 +411,8 @@ export async function determinePostprocessing(
   const finalSummaryPath = join(finalFolder, 'summary.json');
   writeSummaryJson(finalSummaryPath, summary);
   const path = join(base, options.ppFilename ?? 'postprocessing.json');
-  writeTextAtomic(path, postprocessingJsonText(json));
+  writeFileAtomic(path, postprocessingJsonText(json));
   return { path, json, postprocessing, finalFolder, finalSummaryPath };
-}
-
-/** Writes text atomically (temporary file, then rename). */
-export function writeTextAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new NnunetError(
-      'ERR_DATASET',
-      `Cannot write ${path} (${(e as Error).message}); check that the folder is writable.`,
-      { cause: e },
-    );
-  }
 }
 
 /**

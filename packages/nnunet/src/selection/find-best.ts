@@ -35,7 +35,7 @@ import {
   DEFAULT_FOLDS,
   groundTruthFolder,
 } from '../postprocessing/consolidate.js';
-import { writeTextAtomic } from '../postprocessing/determine.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import type { PoolOptions } from '../util/worker-pool.js';
 import { ensembleCrossValidation } from './ensemble-cv.js';
 
@@ -343,9 +343,9 @@ export async function findBestConfiguration(o: FindBestOptions): Promise<FindBes
   const summaryFolder = join(models, 'ensembles', o.task);
   mkdirSync(summaryFolder, { recursive: true });
   const commandsPath = join(summaryFolder, 'prediction_commands.txt');
-  writeTextAtomic(commandsPath, commands.map((l) => `${l}\n`).join(''));
+  writeFileAtomic(commandsPath, commands.map((l) => `${l}\n`).join(''));
   const summaryCsvPath = join(summaryFolder, 'summary.csv');
-  writeTextAtomic(summaryCsvPath, summaryCsv(candidates, best));
+  writeFileAtomic(summaryCsvPath, summaryCsv(candidates, best));
   return {
     task: o.task,
     candidates,

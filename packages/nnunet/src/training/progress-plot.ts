@@ -1,12 +1,7 @@
-/**
- * progress.png as nnU-Net v1 draws it: train and validation loss against the epoch on the left
- * axis, the EMA pseudo-Dice (and the raw per-epoch value) on the right axis. Rendered with
- * Vega-Lite to SVG and rasterised with resvg; written atomically.
- */
-import { renameSync, writeFileSync } from 'node:fs';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export interface ProgressLog {
   trainLoss: number[];
@@ -79,7 +74,5 @@ export async function renderProgressPng(log: ProgressLog, title = ''): Promise<U
 /** Writes progress.png atomically. */
 export async function writeProgressPng(path: string, log: ProgressLog, title = ''): Promise<void> {
   const png = await renderProgressPng(log, title);
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, png);
-  renameSync(tmp, path);
+  writeFileAtomic(path, png);
 }

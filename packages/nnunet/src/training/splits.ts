@@ -4,9 +4,10 @@
  * once per task as `splits_final.json` in the preprocessed task folder (v1 stores the same lists
  * in `splits_final.pkl`) so that every fold and every configuration trains on the same split.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { LegacyRandomState } from '../util/mt19937.js';
 
 /** Number of cross-validation folds of nnU-Net v1. */
@@ -162,18 +163,6 @@ export function validateSplits(value: unknown, caseIds: readonly string[], file:
   });
 }
 
-/** Writes `text` to `path` through a temporary file and a rename, so readers never see half a file. */
-function writeAtomically(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 export interface SplitsFile {
   splits: Split[];
   path: string;
@@ -215,7 +204,7 @@ export function readOrCreateSplits(preprocessedTaskFolder: string, caseIds: read
     );
   }
   const splits = makeSplits(caseIds);
-  writeAtomically(path, `${JSON.stringify(splits, null, 1)}\n`);
+  writeFileAtomic(path, `${JSON.stringify(splits, null, 1)}\n`);
   return { splits, path, created: true };
 }
 

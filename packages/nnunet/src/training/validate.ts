@@ -5,7 +5,7 @@
  * and the folder is evaluated against the ground truth into validation_raw/summary.json. For the
  * cascade the 3d_lowres predictions join the data as one-hot channels, as in training.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '@nnunet/torch';
 import {
@@ -13,7 +13,7 @@ import {
   type CaseEvaluation,
   evaluateCase,
   type FolderEvaluation,
-  summaryJsonText,
+  writeSummaryJson,
 } from '../evaluation/evaluator.js';
 import { readCroppedProperties } from '../fingerprint/analyze.js';
 import { writeJsonAtomic } from '../fingerprint/crop-task.js';
@@ -103,8 +103,6 @@ export async function validateFold(
   }
   const summary = buildSummary(cases, { name: `${plans.data_identifier} validation`, description: '' });
   const summaryPath = join(o.outputFolder, 'summary.json');
-  const tmp = `${summaryPath}.tmp-${process.pid}`;
-  writeFileSync(tmp, summaryJsonText(summary));
-  renameSync(tmp, summaryPath);
+  writeSummaryJson(summaryPath, summary);
   return { summaryPath, summary, cases };
 }

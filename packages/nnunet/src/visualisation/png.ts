@@ -1,12 +1,7 @@
-/**
- * A minimal PNG encoder for 8-bit RGB images: signature, IHDR, one zlib-compressed IDAT with
- * filter type 0 (none) on every row, IEND; each chunk with its CRC-32. Enough for overlay plots,
- * readable by every viewer.
- */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import { NnunetError } from '../errors.js';
 import { crc32Update } from '../io/zip.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const COLOR_TYPE_RGB = 2;
@@ -57,20 +52,5 @@ export function encodePngRgb(rgb: Uint8Array, width: number, height: number): Bu
 /** Writes an RGB PNG atomically (temporary file + rename). */
 export function writePngRgb(path: string, rgb: Uint8Array, width: number, height: number): void {
   const bytes = encodePngRgb(rgb, width, height);
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new NnunetError('ERR_IMAGE_WRITE', `${path} could not be written (${(e as Error).message}).`, {
-      cause: e,
-    });
-  }
+  writeFileAtomic(path, bytes);
 }

@@ -1,0 +1,27 @@
+/**
+ * Whole-file writes that readers never see half done: the bytes go to a temporary file beside the
+ * target, which is then renamed over it (a rename within one folder is atomic). On failure the
+ * temporary file is removed and the target is left as it was.
+ */
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
+import { NnunetError } from '../errors.js';
+
+let sequence = 0;
+
+/** Writes `data` to `path` atomically; a failure is one sentence naming the file. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  // pid + thread + counter: worker threads of one process never share a temporary name.
+  const tmp = `${path}.tmp-${process.pid}-${threadId}-${++sequence}`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new NnunetError(
+      'ERR_DATASET',
+      `Cannot write ${path} (${(e as Error).message}); check that the folder exists and is writable.`,
+      { cause: e },
+    );
+  }
+}
