@@ -23,8 +23,8 @@
  * The ratio compares the two sliding windows (the network part), which do the same work.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,7 @@ import { plansFileName, readPlans } from '../src/planning/plan-from-fingerprint.
 import type { Plans } from '../src/planning/plans.js';
 
 import { preprocessArrays, settingsFromPlans } from '../src/preprocessing/preprocess.js';
+import { inScratchFolder, requireMsdTask, requirePositiveInt } from './common.js';
 
 const SEED = 12345;
 const STEP = 0.5;
@@ -192,25 +193,10 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  if (!Number.isInteger(numCases) || numCases < 1) {
-    console.error(`BENCH_CASES=${process.env.BENCH_CASES} is not a positive integer: set it to e.g. 4.`);
-    process.exit(2);
-  }
-  if (!Number.isInteger(threads) || threads < 1) {
-    console.error(`BENCH_THREADS=${process.env.BENCH_THREADS} is not a positive integer: set it to e.g. 2.`);
-    process.exit(2);
-  }
-  if (!existsSync(join(input, 'imagesTr')) || !existsSync(join(input, 'dataset.json'))) {
-    console.error(`${input} is not an MSD task folder (imagesTr/, labelsTr/, dataset.json): set BENCH_HIPPOCAMPUS.`);
-    process.exit(2);
-  }
-  const work = mkdtempSync(join(tmpdir(), 'nnunet-bench-predict-'));
-  try {
-    await run(work);
-  } finally {
-    if (process.env.BENCH_KEEP === '1') console.log(`\nkept ${work}`);
-    else rmSync(work, { recursive: true, force: true });
-  }
+  requirePositiveInt('BENCH_CASES', numCases, 4);
+  requirePositiveInt('BENCH_THREADS', threads);
+  requireMsdTask(input);
+  await inScratchFolder('nnunet-bench-predict-', run);
 }
 
 async function run(work: string): Promise<void> {

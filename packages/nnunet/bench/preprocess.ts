@@ -25,6 +25,7 @@ import { convertDecathlonTask } from '../src/io/convert-decathlon.js';
 import { preprocessWithPlans } from '../src/planning/plan-and-preprocess.js';
 import { planTask } from '../src/planning/plan-from-fingerprint.js';
 import type { Plans } from '../src/planning/plans.js';
+import { requireMsdTask, requirePositiveInt } from './common.js';
 
 const PLANNERS = ['ExperimentPlanner3D_v21', 'ExperimentPlanner2D_v21'];
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -33,14 +34,8 @@ const workers = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
 const v1Script = fileURLToPath(new URL('../../bench/preprocess_v1.py', import.meta.url));
 
-if (!Number.isInteger(workers) || workers < 1) {
-  console.error(`BENCH_WORKERS=${process.env.BENCH_WORKERS} is not a positive integer: set it to e.g. 2.`);
-  process.exit(2);
-}
-if (!existsSync(join(input, 'imagesTr')) || !existsSync(join(input, 'dataset.json'))) {
-  console.error(`${input} is not an MSD task folder (imagesTr/, labelsTr/, dataset.json): set BENCH_HIPPOCAMPUS.`);
-  process.exit(2);
-}
+requirePositiveInt('BENCH_WORKERS', workers);
+requireMsdTask(input);
 
 const mib = (kib: number) => kib / 1024;
 const maxRssMiB = () => mib(process.resourceUsage().maxRSS);

@@ -30,8 +30,8 @@
  * costs. Every loop runs its warm-up iterations first and reports the mean of the timed ones.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clipGradNorm_, Generator, getNumThreads, rand, SGD, setNumThreads, type Tensor, tidy } from '@nnunet/torch';
@@ -49,6 +49,7 @@ import { BatchProducer } from '../src/training/batch-producer.js';
 import { loadDataset } from '../src/training/data-loader.js';
 import { batchDiceFor, deepSupervisionLoss, downsampleSegForDeepSupervision } from '../src/training/loss.js';
 import { GRAD_CLIP_NORM, INITIAL_LR, MOMENTUM, WEIGHT_DECAY } from '../src/training/trainer.js';
+import { inScratchFolder, requireMsdTask, requirePositiveInt } from './common.js';
 
 const SEED = 12345;
 const WARMUP = 2;
@@ -88,13 +89,6 @@ interface TorchResult {
   threads: number;
   parameters: number;
   versions: Record<string, string>;
-}
-
-function positiveInt(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) {
-    console.error(`${name}=${process.env[name]} is not a positive integer: set it to e.g. 2.`);
-    process.exit(2);
-  }
 }
 
 /** Runs `iteration` WARMUP + iters times; `iteration` returns the loss and the ms it waited for data. */
@@ -155,21 +149,12 @@ function runTorch(plansFile: string, stage: string, batchDice: boolean): TorchRe
 }
 
 async function main(): Promise<void> {
-  positiveInt('BENCH_ITERS', iters);
-  positiveInt('BENCH_WORKERS', workers);
-  positiveInt('BENCH_THREADS', threads);
-  positiveInt('BENCH_BATCH', batchSize);
-  if (!existsSync(join(input, 'imagesTr')) || !existsSync(join(input, 'dataset.json'))) {
-    console.error(`${input} is not an MSD task folder (imagesTr/, labelsTr/, dataset.json): set BENCH_HIPPOCAMPUS.`);
-    process.exit(2);
-  }
-  const work = mkdtempSync(join(tmpdir(), 'nnunet-bench-train-'));
-  try {
-    await run(work);
-  } finally {
-    if (process.env.BENCH_KEEP === '1') console.log(`\nkept ${work}`);
-    else rmSync(work, { recursive: true, force: true });
-  }
+  requirePositiveInt('BENCH_ITERS', iters);
+  requirePositiveInt('BENCH_WORKERS', workers);
+  requirePositiveInt('BENCH_THREADS', threads);
+  requirePositiveInt('BENCH_BATCH', batchSize);
+  requireMsdTask(input);
+  await inScratchFolder('nnunet-bench-train-', run);
 }
 
 async function run(work: string): Promise<void> {

@@ -1,0 +1,31 @@
+/** What the benchmark scripts share: checking their environment variables and a scratch folder. */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Exits with one sentence unless `value` (read from $name) is a positive integer. */
+export function requirePositiveInt(name: string, value: number, example = 2): void {
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`${name}=${process.env[name]} is not a positive integer: set it to e.g. ${example}.`);
+    process.exit(2);
+  }
+}
+
+/** Exits with one sentence unless `folder` looks like an MSD task (imagesTr/, dataset.json). */
+export function requireMsdTask(folder: string): void {
+  if (!existsSync(join(folder, 'imagesTr')) || !existsSync(join(folder, 'dataset.json'))) {
+    console.error(`${folder} is not an MSD task folder (imagesTr/, labelsTr/, dataset.json): set BENCH_HIPPOCAMPUS.`);
+    process.exit(2);
+  }
+}
+
+/** Runs `fn` in a fresh temporary folder, removed afterwards unless BENCH_KEEP=1. */
+export async function inScratchFolder(prefix: string, fn: (work: string) => Promise<void>): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    await fn(work);
+  } finally {
+    if (process.env.BENCH_KEEP === '1') console.log(`\nkept ${work}`);
+    else rmSync(work, { recursive: true, force: true });
+  }
+}
