@@ -273,32 +273,34 @@ function surfaceUndefined(c: ConfusionCounts): boolean {
   return c.testEmpty || c.testFull || c.referenceEmpty || c.referenceFull;
 }
 
+/** A surface metric of two masks: NaN (or 0) when either mask is empty or full, as v1. */
+function surfaceMetric(
+  m: SurfaceInputs,
+  nanForNonexisting: boolean,
+  of: (pair: SurfaceDistancePair) => number,
+): number {
+  if (surfaceUndefined(confusionCounts(m.test, m.reference))) return undefinedValue(nanForNonexisting);
+  return of(surfaceDistances(m.test, m.reference, m.shape, m.spacing));
+}
+
 /** Hausdorff Distance 95 (mm) of two masks. */
 export function hausdorffDistance95(m: SurfaceInputs, nanForNonexisting = true): number {
-  const c = confusionCounts(m.test, m.reference);
-  if (surfaceUndefined(c)) return undefinedValue(nanForNonexisting);
-  return hausdorff95Of(surfaceDistances(m.test, m.reference, m.shape, m.spacing));
+  return surfaceMetric(m, nanForNonexisting, hausdorff95Of);
 }
 
 /** Hausdorff Distance (mm) of two masks. */
 export function hausdorffDistance(m: SurfaceInputs, nanForNonexisting = true): number {
-  const c = confusionCounts(m.test, m.reference);
-  if (surfaceUndefined(c)) return undefinedValue(nanForNonexisting);
-  return hausdorffOf(surfaceDistances(m.test, m.reference, m.shape, m.spacing));
+  return surfaceMetric(m, nanForNonexisting, hausdorffOf);
 }
 
 /** Avg. Surface Distance (mm): mean distance from the test border to the reference border. */
 export function avgSurfaceDistance(m: SurfaceInputs, nanForNonexisting = true): number {
-  const c = confusionCounts(m.test, m.reference);
-  if (surfaceUndefined(c)) return undefinedValue(nanForNonexisting);
-  return averageSurfaceDistanceOf(surfaceDistances(m.test, m.reference, m.shape, m.spacing));
+  return surfaceMetric(m, nanForNonexisting, averageSurfaceDistanceOf);
 }
 
 /** Avg. Symmetric Surface Distance (mm). */
 export function avgSymmetricSurfaceDistance(m: SurfaceInputs, nanForNonexisting = true): number {
-  const c = confusionCounts(m.test, m.reference);
-  if (surfaceUndefined(c)) return undefinedValue(nanForNonexisting);
-  return averageSymmetricSurfaceDistanceOf(surfaceDistances(m.test, m.reference, m.shape, m.spacing));
+  return surfaceMetric(m, nanForNonexisting, averageSymmetricSurfaceDistanceOf);
 }
 
 /**
