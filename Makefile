@@ -6,6 +6,7 @@ build:
 
 test: build
 	npx biome check .
+	npm run --silent deps
 	npm test --silent
 
 # The whole nnU-Net workflow on the bundled hippocampus cases (~20 min on 2 cores); DEMO_ARGS=--long for more.

@@ -31,14 +31,15 @@ import { fileURLToPath } from 'node:url';
 import { getNumThreads, setNumThreads } from '@nnunet/torch';
 import { loadAndCropCase } from '../src/fingerprint/crop-task.js';
 import { writeSegmentation } from '../src/inference/export.js';
-import { createInitialisedModel, trainerFolderPath } from '../src/inference/model-folder.js';
+import { createInitialisedModel } from '../src/inference/model-folder.js';
 import { findInputCases, loadModel, predictCroppedCase } from '../src/inference/predict.js';
 import { predictSlidingWindow3D } from '../src/inference/sliding-window.js';
 import { convertDecathlonTask } from '../src/io/convert-decathlon.js';
 import { readNpy, writeNpy } from '../src/io/npy.js';
-import { planAndPreprocess } from '../src/planning/plan-and-preprocess.js';
+import { trainerFolderPath } from '../src/model/layout.js';
+import type { Plans } from '../src/model/plans.js';
+import { planAndPreprocess } from '../src/pipeline/plan-and-preprocess.js';
 import { plansFileName, readPlans } from '../src/planning/plan-from-fingerprint.js';
-import type { Plans } from '../src/planning/plans.js';
 
 import { preprocessArrays, settingsFromPlans } from '../src/preprocessing/preprocess.js';
 import { inScratchFolder, requireMsdTask, requirePositiveInt } from './common.js';

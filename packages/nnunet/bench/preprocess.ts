@@ -22,9 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { analyzeDataset } from '../src/fingerprint/analyze.js';
 import { cropTask } from '../src/fingerprint/crop-task.js';
 import { convertDecathlonTask } from '../src/io/convert-decathlon.js';
-import { preprocessWithPlans } from '../src/planning/plan-and-preprocess.js';
+import type { Plans } from '../src/model/plans.js';
+import { preprocessWithPlans } from '../src/pipeline/plan-and-preprocess.js';
 import { planTask } from '../src/planning/plan-from-fingerprint.js';
-import type { Plans } from '../src/planning/plans.js';
 import { requireMsdTask, requirePositiveInt } from './common.js';
 
 const PLANNERS = ['ExperimentPlanner3D_v21', 'ExperimentPlanner2D_v21'];

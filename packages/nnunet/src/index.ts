@@ -8,20 +8,14 @@ export { NnunetError, type NnunetErrorCode } from './errors.js';
 export { type ConvertOptions, type ConvertResult, convertDecathlonTask, split4d } from './io/convert-decathlon.js';
 export * from './io/dataset-json.js';
 export * from './io/image.js';
-export * from './paths.js';
+export * from './model/paths.js';
 export const VERSION = '0.1.0';
 export * from './evaluation/evaluator.js';
 export * from './evaluation/metrics.js';
-export {
-  analyzeDataset,
-  type DatasetProperties,
-  useNonzeroMaskForNorm,
-  wantsIntensityProperties,
-} from './fingerprint/analyze.js';
+export { analyzeDataset, useNonzeroMaskForNorm, wantsIntensityProperties } from './fingerprint/analyze.js';
 export { boundingBox, type CroppedCase, cropCase, fillHoles, nonzeroMask } from './fingerprint/crop.js';
 export {
   type CaseFiles,
-  type CroppedProperties,
   cropCaseFiles,
   cropTask,
   cropVolumes,
@@ -43,12 +37,14 @@ export * from './inference/sliding-window.js';
 export { type CompressResult, compressNiftiFolder } from './io/compress.js';
 export { readNpy, readNpyHeader, writeNpy } from './io/npy.js';
 export { type VerifyOptions, type VerifyReport, verifyDatasetIntegrity } from './io/verify.js';
+export type { Plans, StagePlan } from './model/plans.js';
+export type { CroppedProperties, DatasetProperties } from './model/properties.js';
 export * from './network/index.js';
 export {
   type PlanAndPreprocessOptions,
   planAndPreprocess,
   preprocessWithPlans,
-} from './planning/plan-and-preprocess.js';
+} from './pipeline/plan-and-preprocess.js';
 export {
   planFromFingerprint,
   plansFileName,
@@ -56,7 +52,6 @@ export {
   readPlans,
   writePlans,
 } from './planning/plan-from-fingerprint.js';
-export type { Plans, StagePlan } from './planning/plans.js';
 export { getPlanner, knownPlanners, registerPlanner } from './planning/registry.js';
 export * from './postprocessing/connected-components.js';
 export { sampleClassLocations } from './preprocessing/class-locations.js';

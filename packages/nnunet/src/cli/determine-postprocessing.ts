@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 import { NnunetError } from '../errors.js';
+import { CONFIGURATIONS, type Configuration } from '../model/configuration.js';
 import {
-  type Configuration,
   DEFAULT_CASCADE_TRAINER,
   DEFAULT_PLANS_IDENTIFIER,
   DEFAULT_TRAINER,
   trainerFolderPath,
-} from '../inference/model-folder.js';
-import { CONFIGURATIONS, requireEnvFolder, resolveTaskName } from '../paths.js';
+} from '../model/layout.js';
+import { requireEnvFolder, resolveTaskName } from '../model/paths.js';
 import { consolidateFolds, DEFAULT_FOLDS, groundTruthFolder, parseFolds } from '../postprocessing/consolidate.js';
 import type { CommandSpec } from './args.js';
 import { runCommand } from './run.js';

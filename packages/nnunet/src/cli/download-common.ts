@@ -1,5 +1,5 @@
 /** What nnUNet_download_pretrained_model and its _by_url sibling share. */
-import { requireEnvFolder } from '../paths.js';
+import { requireEnvFolder } from '../model/paths.js';
 import { downloadAndInstall } from '../sharing/download.js';
 import type { OptionSpec, ParsedArgs } from './args.js';
 import { ProgressBar } from './progress.js';

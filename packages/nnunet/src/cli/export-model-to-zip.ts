@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { DEFAULT_CASCADE_TRAINER, DEFAULT_PLANS_IDENTIFIER, DEFAULT_TRAINER } from '../inference/model-folder.js';
-import { CONFIGURATIONS, requireEnvFolder, resolveTaskName } from '../paths.js';
+import { CONFIGURATIONS } from '../model/configuration.js';
+import { DEFAULT_CASCADE_TRAINER, DEFAULT_PLANS_IDENTIFIER, DEFAULT_TRAINER } from '../model/layout.js';
+import { requireEnvFolder, resolveTaskName } from '../model/paths.js';
 import { exportModelToZip } from '../sharing/export.js';
 import type { CommandSpec } from './args.js';
 import { runCommand } from './run.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { DEFAULT_CASCADE_TRAINER, DEFAULT_PLANS_IDENTIFIER, DEFAULT_TRAINER } from '../inference/model-folder.js';
-import { requireEnvFolder, resolveTaskName } from '../paths.js';
+import { DEFAULT_CASCADE_TRAINER, DEFAULT_PLANS_IDENTIFIER, DEFAULT_TRAINER } from '../model/layout.js';
+import { requireEnvFolder, resolveTaskName } from '../model/paths.js';
 import { DEFAULT_FOLDS, parseFolds } from '../postprocessing/consolidate.js';
 import { findBestConfiguration } from '../selection/find-best.js';
 import type { CommandSpec } from './args.js';

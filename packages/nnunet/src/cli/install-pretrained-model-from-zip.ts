@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { NnunetError } from '../errors.js';
-import { requireEnvFolder } from '../paths.js';
+import { requireEnvFolder } from '../model/paths.js';
 import { installModelFromZip } from '../sharing/install.js';
 import type { CommandSpec } from './args.js';
 import { ProgressBar } from './progress.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { NnunetError } from '../errors.js';
-import { planAndPreprocess } from '../planning/plan-and-preprocess.js';
+import { planAndPreprocess } from '../pipeline/plan-and-preprocess.js';
 import type { CommandSpec } from './args.js';
 import { ProgressBar } from './progress.js';
 import { runCommand } from './run.js';

@@ -1,18 +1,10 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
-import {
-  type Configuration,
-  DEFAULT_CASCADE_TRAINER,
-  DEFAULT_PLANS_IDENTIFIER,
-  DEFAULT_TRAINER,
-  trainerFolderPath,
-} from '../inference/model-folder.js';
-import { predictFolder } from '../inference/predict.js';
-import { CONFIGURATIONS, requireEnvFolder, resolveTaskName } from '../paths.js';
+import { parseConfiguration } from '../model/configuration.js';
+import { DEFAULT_CASCADE_TRAINER, DEFAULT_PLANS_IDENTIFIER, DEFAULT_TRAINER } from '../model/layout.js';
+import { predictTask } from '../pipeline/predict.js';
 import type { CommandSpec } from './args.js';
 import { ProgressBar } from './progress.js';
 import { runCommand } from './run.js';
@@ -64,39 +56,34 @@ const spec: CommandSpec = {
 await runCommand(spec, async (args) => {
   // LibTorch starts with one intra-op thread here; use every core unless OMP_NUM_THREADS says otherwise.
   setNumThreads(Number(process.env.OMP_NUM_THREADS) || availableParallelism());
-  const configuration = (args.get('-m') as string | undefined) ?? '3d_fullres';
-  if (!(CONFIGURATIONS as readonly string[]).includes(configuration)) {
-    throw new NnunetError('ERR_ARGUMENT', `-m must be one of ${CONFIGURATIONS.join(', ')}, got "${configuration}".`);
-  }
-  const isCascade = configuration === '3d_cascade_fullres';
-  if (!isCascade && (args.has('-l') || args.has('-ctr'))) {
-    throw new NnunetError(
-      'ERR_ARGUMENT',
-      `-l and -ctr belong to the cascade: use them with -m 3d_cascade_fullres, not ${configuration}.`,
-    );
-  }
+  const configuration = parseConfiguration((args.get('-m') as string | undefined) ?? '3d_fullres', '-m');
   const device = (args.get('--device') as string | undefined) ?? 'cpu';
   if (device !== 'cpu' && device !== 'cuda')
     throw new NnunetError('ERR_ARGUMENT', `--device must be cpu or cuda, got "${device}".`);
   const step = Number((args.get('--step_size') as string | undefined) ?? '0.5');
   if (!(step > 0 && step <= 1))
     throw new NnunetError('ERR_ARGUMENT', `--step_size must be in (0, 1], got ${args.get('--step_size')}.`);
-  const results = requireEnvFolder('RESULTS_FOLDER');
-  const task = resolveTaskName(args.get('-t') as string);
-  const plansIdentifier = (args.get('-p') as string | undefined) ?? DEFAULT_PLANS_IDENTIFIER;
-  const trainer = (args.get('-tr') as string | undefined) ?? DEFAULT_TRAINER;
-  const folder = trainerFolderPath(
-    results,
-    configuration as Configuration,
-    task,
-    isCascade ? ((args.get('-ctr') as string | undefined) ?? DEFAULT_CASCADE_TRAINER) : trainer,
-    plansIdentifier,
-  );
   const output = args.get('-o') as string;
   let bar: ProgressBar | undefined;
   let last: [number, number] = [0, 0];
-  const common = {
+  const closeBar = () => {
+    if (bar) bar.finish(...last);
+    bar = undefined;
+  };
+  const written = await predictTask({
+    input: args.get('-i') as string,
+    output,
+    task: args.get('-t') as string,
+    configuration,
+    ...(args.has('-tr') ? { trainer: args.get('-tr') as string } : {}),
+    ...(args.has('-ctr') ? { cascadeTrainer: args.get('-ctr') as string } : {}),
+    ...(args.has('-p') ? { plansIdentifier: args.get('-p') as string } : {}),
+    ...(args.has('-l') ? { lowresSegmentations: args.get('-l') as string } : {}),
     ...(args.has('-f') ? { folds: args.get('-f') as string[] } : {}),
+    ...(args.has('-chk') ? { checkpoint: args.get('-chk') as string } : {}),
+    ...(args.has('--part_id') ? { partId: args.get('--part_id') as number } : {}),
+    ...(args.has('--num_parts') ? { numParts: args.get('--num_parts') as number } : {}),
+    saveNpz: args.get('-z') === true || args.get('--save_npz') === true,
     overwriteExisting: args.get('--overwrite_existing') === true,
     mirror: args.get('--disable_tta') !== true,
     mixedPrecision: device === 'cuda' && args.get('--disable_mixed_precision') !== true,
@@ -105,13 +92,16 @@ await runCommand(spec, async (args) => {
     postprocessing: args.get('--disable_postprocessing') !== true,
     log: (line: string) => {
       // Close the case's progress bar first so the message gets its own line.
-      if (bar) bar.finish(...last);
-      bar = undefined;
+      closeBar();
       process.stderr.write(`${line}\n`);
     },
+    onPass: (pass, folder) => {
+      closeBar();
+      if (pass === 'lowres')
+        process.stderr.write(`no -l: predicting the 3d_lowres segmentations into ${folder} first\n`);
+    },
     onCase: (id: string, i: number, total: number, skipped: boolean) => {
-      if (bar) bar.finish(...last);
-      bar = undefined;
+      closeBar();
       if (skipped) process.stderr.write(`${id}: output exists, skipped (use --overwrite_existing)\n`);
       else bar = new ProgressBar(`case ${i + 1}/${total} ${id}`);
     },
@@ -119,35 +109,7 @@ await runCommand(spec, async (args) => {
       last = [d, t];
       bar?.update(d, t);
     },
-  } as const;
-  let lowres = args.get('-l') as string | undefined;
-  if (isCascade && lowres === undefined) {
-    // v1's predict_simple: the 3d_lowres model (-tr) first, into OUTPUT/3d_lowres_predictions.
-    if ((args.get('--part_id') ?? 0) !== 0 || (args.get('--num_parts') ?? 1) !== 1)
-      throw new NnunetError(
-        'ERR_ARGUMENT',
-        '--part_id / --num_parts need -l with the 3d_lowres segmentations for the cascade: run the 3d_lowres prediction (-m 3d_lowres) separately first.',
-      );
-    const lowresFolder = trainerFolderPath(results, '3d_lowres', task, trainer, plansIdentifier);
-    if (!existsSync(lowresFolder))
-      throw new NnunetError(
-        'ERR_NOT_FOUND',
-        `${lowresFolder} does not exist: the cascade without -l predicts the 3d_lowres segmentations first, so train 3d_lowres (nnUNet_train 3d_lowres ${trainer} ${task} FOLD) or give them with -l.`,
-      );
-    lowres = join(output, '3d_lowres_predictions');
-    process.stderr.write(`no -l: predicting the 3d_lowres segmentations into ${lowres} first\n`);
-    await predictFolder(args.get('-i') as string, lowres, lowresFolder, common);
-    if (bar) (bar as ProgressBar).finish(...last);
-    bar = undefined;
-  }
-  const written = await predictFolder(args.get('-i') as string, output, folder, {
-    ...common,
-    ...(args.has('-chk') ? { checkpoint: args.get('-chk') as string } : {}),
-    saveNpz: args.get('-z') === true || args.get('--save_npz') === true,
-    ...(args.has('--part_id') ? { partId: args.get('--part_id') as number } : {}),
-    ...(args.has('--num_parts') ? { numParts: args.get('--num_parts') as number } : {}),
-    ...(lowres !== undefined ? { lowresSegmentations: lowres } : {}),
   });
-  if (bar) (bar as ProgressBar).finish(...last);
+  closeBar();
   process.stdout.write(`${written.length} case(s) written to ${output}\n`);
 });

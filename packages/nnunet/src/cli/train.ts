@@ -2,8 +2,8 @@
 import { availableParallelism } from 'node:os';
 import { setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
-import type { Configuration } from '../inference/model-folder.js';
-import { CONFIGURATIONS } from '../paths.js';
+import type { Configuration } from '../model/configuration.js';
+import { CONFIGURATIONS } from '../model/configuration.js';
 import { trainFold } from '../training/trainer.js';
 import type { CommandSpec } from './args.js';
 import { ProgressBar } from './progress.js';

@@ -7,6 +7,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { numpyNanmean } from '../compat/numpy-sum.js';
+import { type PyJson, parsePythonJson, pythonDumpIndented, pythonDumps } from '../compat/python-json.js';
 import { NnunetError } from '../errors.js';
 import { readImage, type Volume, type VoxelArray } from '../io/image.js';
 import { geometryDifferences } from '../io/verify.js';
@@ -20,8 +22,6 @@ import {
   isMetricName,
   type MetricName,
 } from './metrics.js';
-import { numpyNanmean } from './numpy-sum.js';
-import { type PyJson, parsePythonJson, pythonDumpIndented, pythonDumps } from './python-json.js';
 
 /** A label value, or a group of label values evaluated as one region (v1's tuple labels). */
 export type LabelSpec = number | readonly number[];

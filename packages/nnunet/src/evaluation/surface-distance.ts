@@ -9,9 +9,10 @@
  * Masks are C-order arrays over `shape` (any dimension; (z, y, x) for volumes) where nonzero is
  * foreground; `spacing` is in the same axis order as `shape`, in mm.
  */
+
+import { percentileOfSorted } from '../compat/numpy.js';
+import { numpyMean } from '../compat/numpy-sum.js';
 import { NnunetError } from '../errors.js';
-import { percentileOfSorted } from '../util/numpy.js';
-import { numpyMean } from './numpy-sum.js';
 
 /** Distances in both directions: from the test border to the reference border and back. */
 export interface SurfaceDistancePair {

@@ -6,27 +6,14 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { meanF32, medianSorted, percentileSorted, stdF32 } from '../compat/float32-stats.js';
 import { readDatasetJson } from '../io/dataset-json.js';
 import { readNpy } from '../io/npy.js';
-import type { CroppedProperties } from './crop-task.js';
-import { writeJsonAtomic } from './crop-task.js';
-import { type IntensityStats, intensityStats } from './stats.js';
+import type { CroppedProperties, DatasetProperties, IntensityStats, ModalityIntensities } from '../model/properties.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 
 /** v1 samples every 10th foreground voxel for the intensity statistics. */
 export const FOREGROUND_SAMPLE_STRIDE = 10;
-
-export interface ModalityIntensities extends IntensityStats {
-  local_props: Record<string, IntensityStats>;
-}
-
-export interface DatasetProperties {
-  all_sizes: number[][];
-  all_spacings: number[][];
-  all_classes: number[];
-  modalities: Record<string, string>;
-  intensityproperties: Record<string, ModalityIntensities> | null;
-  size_reductions: Record<string, number>;
-}
 
 /** Case ids of a cropped-data folder, sorted like v1's subfiles(). */
 export function croppedCaseIds(folder: string): string[] {
@@ -147,4 +134,29 @@ export function analyzeDataset(folder: string, options: AnalyzeOptions = {}): Da
     });
   });
   return out;
+}
+
+/** v1's _compute_stats over foreground samples (NaN everywhere when there are none). */
+export function intensityStats(values: Float32Array): IntensityStats {
+  if (values.length === 0) {
+    return {
+      median: Number.NaN,
+      mean: Number.NaN,
+      sd: Number.NaN,
+      mn: Number.NaN,
+      mx: Number.NaN,
+      percentile_99_5: Number.NaN,
+      percentile_00_5: Number.NaN,
+    };
+  }
+  const sorted = Float32Array.from(values).sort();
+  return {
+    median: medianSorted(sorted),
+    mean: meanF32(values),
+    sd: stdF32(values),
+    mn: sorted[0] as number,
+    mx: sorted[sorted.length - 1] as number,
+    percentile_99_5: percentileSorted(sorted, 99.5),
+    percentile_00_5: percentileSorted(sorted, 0.5),
+  };
 }

@@ -11,8 +11,9 @@ import { caseIdOf, type DatasetJson, readDatasetJson } from '../io/dataset-json.
 import { readImage, type Volume } from '../io/image.js';
 import { resolveNifti } from '../io/nifti-path.js';
 import { writeNpy } from '../io/npy.js';
-import { requireEnvFolder } from '../paths.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { requireEnvFolder } from '../model/paths.js';
+import type { CroppedProperties } from '../model/properties.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import { runPool } from '../util/worker-pool.js';
 import { type CroppedCase, cropCase } from './crop.js';
 
@@ -36,26 +37,6 @@ export function trainingCases(rawTask: string, dataset: DatasetJson): CaseFiles[
       seg: resolveNifti(join(rawTask, 'labelsTr', `${id}.nii.gz`)),
     };
   });
-}
-
-/** Per-case properties as v1's cropping writes them (axis-ordered values are z, y, x). */
-export interface CroppedProperties {
-  original_size_of_raw_data: number[];
-  original_spacing: number[];
-  list_of_data_files: string[];
-  seg_file: string | null;
-  itk_origin: number[];
-  itk_spacing: number[];
-  itk_direction: number[];
-  crop_bbox: [number, number][];
-  classes: number[];
-  size_after_cropping: number[];
-  [key: string]: unknown;
-}
-
-/** Atomically writes JSON (temporary file + rename). */
-export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, `${JSON.stringify(value, null, 1)}\n`);
 }
 
 /** Reads and crops one case in memory (training and test cases alike). */

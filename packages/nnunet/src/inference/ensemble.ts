@@ -18,11 +18,11 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { NnunetError } from '../errors.js';
-import { writeJsonAtomic } from '../fingerprint/crop-task.js';
 import { parseNpyHeader } from '../io/npy.js';
 import { fromFloat16Bits, readNpzRaw, toFloat16Bits } from '../io/npz.js';
 import { readPostprocessingJson } from '../postprocessing/connected-components.js';
 import { applyPostprocessingToFolder } from '../postprocessing/determine.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import { type PoolOptions, runPool } from '../util/worker-pool.js';
 import { type ExportProperties, softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from './export.js';
 import { readV1CaseProperties } from './v1-model.js';
@@ -215,7 +215,7 @@ export function runMergeJobs(jobs: readonly MergeJob[], pool: PoolOptions = {}):
   const o: PoolOptions = {};
   if (pool.workers !== undefined) o.workers = pool.workers;
   if (pool.onProgress !== undefined) o.onProgress = pool.onProgress;
-  return runPool<MergeJob, boolean>(new URL('../selection/merge-worker.js', import.meta.url), jobs, o);
+  return runPool<MergeJob, boolean>(new URL('./merge-worker.js', import.meta.url), jobs, o);
 }
 
 /** Case ids (file names without .npz) of a folder's softmax files, sorted. */

@@ -9,70 +9,26 @@
  * (see v1-model.ts; only the weights are taken, nothing in the pickles is executed). Our own
  * checkpoints are written atomically.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Generator, safetensors, type Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
-import { writeJsonAtomic } from '../fingerprint/crop-task.js';
 import { readTorchCheckpoint, stateDictTensors } from '../io/torch-checkpoint.js';
+import { type Configuration, isConfiguration } from '../model/configuration.js';
+import {
+  CHECKPOINT_FORMAT,
+  type CheckpointMeta,
+  DEFAULT_TRAINER,
+  defaultMirrorAxes,
+  stageForConfiguration,
+  V1_CHECKPOINT_SUFFIX,
+  V1_PLANS_FILE,
+} from '../model/layout.js';
+import type { Plans } from '../model/plans.js';
 import { unetConfigFromPlans } from '../network/from-plans.js';
 import { GenericUNet } from '../network/generic-unet.js';
-import { CONFIGURATIONS, RESULTS_SUBFOLDER } from '../paths.js';
-import type { Plans } from '../planning/plans.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import { readV1ModelInfo, readV1Plans, v1MirrorAxes, v1NetworkConfig, v1Stage, v1TrainerInfo } from './v1-model.js';
-
-export type Configuration = (typeof CONFIGURATIONS)[number];
-export const DEFAULT_TRAINER = 'nnUNetTrainerV2';
-export const DEFAULT_CASCADE_TRAINER = 'nnUNetTrainerV2CascadeFullRes';
-export const DEFAULT_PLANS_IDENTIFIER = 'nnUNetPlansv2.1';
-export const CHECKPOINT_FORMAT = 'nnunet-ts-checkpoint/1';
-
-/** What a checkpoint's .json holds beside the weights. */
-export interface CheckpointMeta {
-  format: typeof CHECKPOINT_FORMAT;
-  trainer: string;
-  configuration: Configuration;
-  /** plans_per_stage key the network was built for. */
-  stage: string;
-  fold: string;
-  epoch: number;
-  /** Spatial axes test-time mirroring may flip (v1's data_aug_params mirror_axes). */
-  mirror_axes: number[];
-  [key: string]: unknown;
-}
-
-export function trainerFolderPath(
-  resultsFolder: string,
-  configuration: Configuration,
-  task: string,
-  trainer = DEFAULT_TRAINER,
-  plansIdentifier = DEFAULT_PLANS_IDENTIFIER,
-): string {
-  return join(resultsFolder, RESULTS_SUBFOLDER, configuration, task, `${trainer}__${plansIdentifier}`);
-}
-
-/** The plans stage a configuration uses: 2d and 3d_lowres the first, 3d_fullres / cascade the last. */
-export function stageForConfiguration(plans: Plans, configuration: Configuration): string {
-  const keys = Object.keys(plans.plans_per_stage).sort((a, b) => Number(a) - Number(b));
-  if (configuration === '3d_lowres' && keys.length < 2) {
-    throw new NnunetError(
-      'ERR_ARGUMENT',
-      'These plans have a single stage: there is no 3d_lowres (or cascade) configuration for this task; use 3d_fullres.',
-    );
-  }
-  return (configuration === '2d' || configuration === '3d_lowres' ? keys[0] : keys[keys.length - 1]) as string;
-}
-
-/** Default mirror axes of nnUNetTrainerV2: every spatial axis. */
-export function defaultMirrorAxes(plans: Plans, stage: string): number[] {
-  const dims = plans.plans_per_stage[stage]?.patch_size.length ?? 3;
-  return dims === 2 ? [0, 1] : [0, 1, 2];
-}
-
-/** v1's pickled plans in a trained model folder. */
-export const V1_PLANS_FILE = 'plans.pkl';
-/** v1's checkpoint suffix (a PyTorch file) and its trainer description beside it. */
-export const V1_CHECKPOINT_SUFFIX = '.model';
 
 /** The plans of a model folder: plans.json, or v1's plans.pkl. */
 export function readModelPlans(trainerFolder: string): Plans {
@@ -84,18 +40,6 @@ export function readModelPlans(trainerFolder: string): Plans {
     'ERR_NOT_FOUND',
     `${path} does not exist: ${trainerFolder} is not a trained model folder (it has neither plans.json nor v1's ${V1_PLANS_FILE}; train it first, or check -t, -m, -tr and -p).`,
   );
-}
-
-/** Folds present in a trainer folder, e.g. ['0', '1', 'all'] (ours: .safetensors; v1: .model). */
-export function availableFolds(trainerFolder: string, checkpoint = 'model_final_checkpoint'): string[] {
-  if (!existsSync(trainerFolder)) return [];
-  const has = (f: string): boolean =>
-    existsSync(join(trainerFolder, f, `${checkpoint}.safetensors`)) ||
-    existsSync(join(trainerFolder, f, `${checkpoint}${V1_CHECKPOINT_SUFFIX}`));
-  return readdirSync(trainerFolder)
-    .filter((f) => /^fold_(\d+|all)$/.test(f) && has(f))
-    .map((f) => f.slice(5))
-    .sort();
 }
 
 /** Saves a network's weights and metadata as fold_<fold>/<name>.safetensors/.json. */
@@ -155,7 +99,7 @@ export function loadNetwork(
 /** The configuration a trainer folder belongs to ($RESULTS_FOLDER/nnUNet/<configuration>/<task>/<trainer>__<plans>). */
 function configurationOfFolder(trainerFolder: string, plans: Plans, stage: string): Configuration {
   const named = basename(dirname(dirname(trainerFolder)));
-  if ((CONFIGURATIONS as readonly string[]).includes(named)) return named as Configuration;
+  if (isConfiguration(named)) return named;
   if (plans.plans_per_stage[stage]?.patch_size.length === 2) return '2d';
   const keys = Object.keys(plans.plans_per_stage);
   return keys.length > 1 && stage === keys.sort()[0] ? '3d_lowres' : '3d_fullres';

@@ -13,16 +13,19 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
-import { type CroppedProperties, cropVolumes, loadAndCropCase, writeJsonAtomic } from '../fingerprint/crop-task.js';
+import { cropVolumes, loadAndCropCase } from '../fingerprint/crop-task.js';
 import { readImage, type Volume } from '../io/image.js';
+import { availableFolds, type CheckpointMeta } from '../model/layout.js';
+import type { Plans } from '../model/plans.js';
+import type { CroppedProperties } from '../model/properties.js';
 import type { GenericUNet } from '../network/generic-unet.js';
-import type { Plans } from '../planning/plans.js';
 import { loadRemoveSave, readPostprocessingJson } from '../postprocessing/connected-components.js';
 import { preprocessArrays, settingsFromPlans, transposeSpatial } from '../preprocessing/preprocess.js';
 import { resizeSegmentation } from '../preprocessing/resize.js';
-import { appendOneHot, cascadeLabels } from '../training/cascade.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { appendOneHot, cascadeLabels } from './cascade-input.js';
 import { type ExportResult, softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from './export.js';
-import { availableFolds, type CheckpointMeta, loadNetwork, readModelPlans } from './model-folder.js';
+import { loadNetwork, readModelPlans } from './model-folder.js';
 import { averageSoftmax, predictSlidingWindow2D, predictSlidingWindow3D } from './sliding-window.js';
 
 export interface InputCase {

@@ -10,8 +10,8 @@
  * with the same network outputs the probabilities equal v1's bit for bit.
  */
 import { autocast, type Device, F, inferenceMode, type Tensor, tensor, tidy, zeros } from '@nnunet/torch';
+import { roundHalfEven } from '../compat/numpy.js';
 import { NnunetError } from '../errors.js';
-import { roundHalfEven } from '../util/numpy.js';
 
 /**
  * A segmentation network as a function: logits [1, K, ...patch] for an input [1, C, ...patch]

@@ -11,12 +11,12 @@
  * Everything goes through the safe pickle reader: nothing from the files is executed.
  */
 import { NnunetError } from '../errors.js';
-import type { CroppedProperties } from '../fingerprint/crop-task.js';
 import { type PickleValue, type PlainValue, readPickleFile, toPlain } from '../io/pickle.js';
+import type { Split } from '../model/configuration.js';
+import type { Plans } from '../model/plans.js';
+import type { CroppedProperties } from '../model/properties.js';
 import { unetConfigFromPlans } from '../network/from-plans.js';
 import type { GenericUNetConfig } from '../network/generic-unet.js';
-import type { Plans } from '../planning/plans.js';
-import type { Split } from '../training/splits.js';
 
 /** What a v1 trainer class means for inference. */
 export interface V1TrainerInfo {

@@ -9,7 +9,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { NnunetError } from '../errors.js';
-import { requireEnvFolder } from '../paths.js';
+import { requireEnvFolder } from '../model/paths.js';
 import { readDatasetJson } from './dataset-json.js';
 import { readImage, type Volume, writeImage } from './image.js';
 

@@ -3,7 +3,7 @@
  * it and nnUNetTrainerV2.initialize_network passes it to Generic_UNet.
  */
 import { NnunetError } from '../errors.js';
-import type { Plans, StagePlan } from '../planning/plans.js';
+import type { Plans, StagePlan } from '../model/plans.js';
 import { type GenericUNetConfig, MAX_NUM_FEATURES_2D, MAX_NUM_FEATURES_3D } from './generic-unet.js';
 
 /** v1's default when a plans file has no conv_per_stage (2-D plans never have one). */

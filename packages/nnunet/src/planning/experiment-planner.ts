@@ -10,10 +10,11 @@
  * permuted by `transpose_forward` (the identity unless an axis other than z is the coarsest).
  */
 import { resolve } from 'node:path';
+import { argmaxFirst, argsortLast, medianColumns, percentileColumns } from '../compat/numpy.js';
 import { NnunetError } from '../errors.js';
-import { type DatasetProperties, useNonzeroMaskForNorm } from '../fingerprint/analyze.js';
-import { argmaxFirst, argsortLast, medianColumns, percentileColumns } from '../util/numpy.js';
-import type { NormalizationScheme, Plans, StagePlan } from './plans.js';
+import { useNonzeroMaskForNorm } from '../fingerprint/analyze.js';
+import type { NormalizationScheme, Plans, StagePlan } from '../model/plans.js';
+import type { DatasetProperties } from '../model/properties.js';
 import { poolAndConvProps, type Topology } from './topology.js';
 
 /** v1's ExperimentPlanner.unet_max_numpool: 999, i.e. no cap on poolings per axis. */

@@ -6,9 +6,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
-import { croppedCaseIds, type DatasetProperties } from '../fingerprint/analyze.js';
-import { writeJsonAtomic } from '../fingerprint/crop-task.js';
-import type { Plans } from './plans.js';
+import { croppedCaseIds } from '../fingerprint/analyze.js';
+import type { Plans } from '../model/plans.js';
+import type { DatasetProperties } from '../model/properties.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import { getPlanner } from './registry.js';
 
 export interface PlanFromFingerprintOptions {

@@ -5,9 +5,10 @@
  * the plain median (the v2.1 anisotropy rule is 3-D only).
  */
 
-import { product, roundHalfEven } from '../util/numpy.js';
+import { product, roundHalfEven } from '../compat/numpy.js';
+import { PLANS_FILE_2D } from '../model/layout.js';
+import type { StagePlan } from '../model/plans.js';
 import { ExperimentPlanner, type StageRequest } from './experiment-planner.js';
-import type { StagePlan } from './plans.js';
 import { approxVramConsumption, REFERENCE_BATCH_SIZE_2D, VRAM_REFERENCE_2D } from './vram.js';
 
 /** v1's ExperimentPlanner2D.unet_max_num_filters. */
@@ -22,7 +23,7 @@ export const BATCH_SIZE_STEP_2D = 2;
 
 export class Planner2DV21 extends ExperimentPlanner {
   readonly name: string = 'ExperimentPlanner2D_v21';
-  readonly plansFileName: string = 'nnUNetPlansv2.1_plans_2D.json';
+  readonly plansFileName: string = PLANS_FILE_2D;
   readonly dataIdentifier: string = 'nnUNetData_plans_v2.1_2D';
   readonly preprocessorName: string = 'PreprocessorFor2D';
   readonly maxNumFeatures: number = MAX_NUM_FEATURES_2D;

@@ -3,10 +3,12 @@
  * experiment_planner_baseline_3DUNet_v21.py with the plan_experiment of its base class): the
  * 3d_fullres stage and, for cases much larger than one patch, a 3d_lowres stage for the cascade.
  */
-import type { DatasetProperties } from '../fingerprint/analyze.js';
-import { argmaxFirst, percentile, percentileColumns, product, roundHalfEven, sumInOrder } from '../util/numpy.js';
+
+import { argmaxFirst, percentile, percentileColumns, product, roundHalfEven, sumInOrder } from '../compat/numpy.js';
+import { PLANS_FILE_3D } from '../model/layout.js';
+import type { StagePlan } from '../model/plans.js';
+import type { DatasetProperties } from '../model/properties.js';
 import { type DatasetGeometry, ExperimentPlanner, type StageRequest, transpose } from './experiment-planner.js';
-import type { StagePlan } from './plans.js';
 import {
   approxVramConsumption,
   REFERENCE_BASE_FEATURES_3D,
@@ -37,7 +39,7 @@ export const LOWRES_MIN_VOXEL_REDUCTION = 2;
 
 export class Planner3DV21 extends ExperimentPlanner {
   readonly name: string = 'ExperimentPlanner3D_v21';
-  readonly plansFileName: string = 'nnUNetPlansv2.1_plans_3D.json';
+  readonly plansFileName: string = PLANS_FILE_3D;
   readonly dataIdentifier: string = 'nnUNetData_plans_v2.1';
   readonly preprocessorName: string = 'GenericPreprocessor';
   readonly maxNumFeatures: number = MAX_NUM_FEATURES_3D;

@@ -6,10 +6,10 @@
  * Arrays are C order over `shape` ((z, y, x) for volumes); spacings are in the same order, in mm.
  */
 import { readFileSync } from 'node:fs';
+import { parsePythonJson } from '../compat/python-json.js';
+import { type PythonLiteral, parsePythonLiteral } from '../compat/python-literal.js';
 import { NnunetError } from '../errors.js';
-import { parsePythonJson } from '../evaluation/python-json.js';
 import { readImage, type Volume, writeImage } from '../io/image.js';
-import { type PythonLiteral, parsePythonLiteral } from './python-literal.js';
 
 /** A class, or a group of classes treated as one region (v1's tuples, e.g. (1, 2) for liver + tumour). */
 export type ClassOrGroup = number | readonly number[];

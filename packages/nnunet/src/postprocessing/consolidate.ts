@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } f
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { aggregateScores, readSummaryJson, type SummaryJson } from '../evaluation/evaluator.js';
-import { ENV_PREPROCESSED } from '../paths.js';
+import { ENV_PREPROCESSED } from '../model/paths.js';
 import type { PoolOptions } from '../util/worker-pool.js';
 import {
   type DeterminePostprocessingOptions,

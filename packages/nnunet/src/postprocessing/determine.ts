@@ -15,6 +15,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { type PyJson, pythonDumpIndented, pythonFloatRepr } from '../compat/python-json.js';
 import { NnunetError } from '../errors.js';
 import {
   buildSummary,
@@ -26,7 +27,6 @@ import {
   writeSummaryJson,
 } from '../evaluation/evaluator.js';
 import { DEFAULT_METRICS, type MetricName } from '../evaluation/metrics.js';
-import { type PyJson, pythonDumpIndented, pythonFloatRepr } from '../evaluation/python-json.js';
 import { readImage, writeImage } from '../io/image.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { type PoolOptions, runPool } from '../util/worker-pool.js';

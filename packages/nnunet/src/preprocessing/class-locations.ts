@@ -3,7 +3,7 @@
  * to 10000 voxel indices (at least 1% of the class's voxels), drawn with one RandomState(1234)
  * shared by the classes in ascending order, so the sample equals v1's.
  */
-import { LegacyRandomState } from '../util/mt19937.js';
+import { LegacyRandomState } from '../compat/random-state.js';
 
 /** v1's `num_samples`: at most this many locations per class (unless 1% of the class is more). */
 export const MAX_LOCATIONS_PER_CLASS = 10000;

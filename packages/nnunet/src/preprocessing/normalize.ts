@@ -8,8 +8,9 @@
  *  - "noNorm": unchanged.
  * Operates in place on one channel (a view of the case array).
  */
+
+import { meanF32, stdF32 } from '../compat/float32-stats.js';
 import { NnunetError } from '../errors.js';
-import { meanF32, stdF32 } from '../fingerprint/stats.js';
 
 const f32 = Math.fround;
 

@@ -9,9 +9,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { croppedCaseIds, readCroppedProperties } from '../fingerprint/analyze.js';
-import { type CroppedProperties, writeJsonAtomic } from '../fingerprint/crop-task.js';
 import { readNpy, writeNpy } from '../io/npy.js';
-import type { Plans } from '../planning/plans.js';
+import type { Plans } from '../model/plans.js';
+import type { CroppedProperties } from '../model/properties.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import { runPool } from '../util/worker-pool.js';
 import { sampleClassLocations } from './class-locations.js';
 import { type CtIntensities, normalizeChannel } from './normalize.js';

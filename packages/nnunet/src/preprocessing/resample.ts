@@ -10,8 +10,9 @@
  * low-resolution axis is resized in-plane, then the stack is resampled along the axis with order 0
  * (nearest slice), so no spline rings across thick slices.
  */
+
+import { roundHalfEven } from '../compat/numpy.js';
 import { NnunetError } from '../errors.js';
-import { roundHalfEven } from '../util/numpy.js';
 import { resampleLabelsAlongAxis, resizeSegmentation, resizeVolume } from './resize.js';
 import { MAX_SPLINE_ORDER, resampleAxis } from './spline.js';
 

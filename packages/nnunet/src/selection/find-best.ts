@@ -12,6 +12,7 @@
  */
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { numpyMean } from '../compat/numpy-sum.js';
 import { NnunetError } from '../errors.js';
 import {
   type LabelScores,
@@ -20,15 +21,14 @@ import {
   withForegroundMean,
   writeSummaryJson,
 } from '../evaluation/evaluator.js';
-import { numpyMean } from '../evaluation/numpy-sum.js';
+import { type Configuration, parseConfiguration } from '../model/configuration.js';
 import {
-  type Configuration,
   DEFAULT_CASCADE_TRAINER,
   DEFAULT_PLANS_IDENTIFIER,
   DEFAULT_TRAINER,
   trainerFolderPath,
-} from '../inference/model-folder.js';
-import { CONFIGURATIONS, RESULTS_SUBFOLDER } from '../paths.js';
+} from '../model/layout.js';
+import { RESULTS_SUBFOLDER } from '../model/paths.js';
 import {
   collectAndEvaluateCv,
   consolidateFolds,
@@ -229,11 +229,7 @@ export async function findBestConfiguration(o: FindBestOptions): Promise<FindBes
   if (o.workers !== undefined) pool.workers = o.workers;
   if (o.onProgress !== undefined) pool.onProgress = o.onProgress;
   const models = join(o.resultsFolder, RESULTS_SUBFOLDER);
-  for (const m of configurations) {
-    if (!(CONFIGURATIONS as readonly string[]).includes(m)) {
-      throw new NnunetError('ERR_ARGUMENT', `-m: "${m}" is not a configuration; use ${CONFIGURATIONS.join(', ')}.`);
-    }
-  }
+  for (const m of configurations) parseConfiguration(m, '-m');
   const candidates: Candidate[] = [];
   const skipped: Array<{ name: string; reason: string }> = [];
   const attempt = async (name: string, work: () => Promise<void>): Promise<void> => {

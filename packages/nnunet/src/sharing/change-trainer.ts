@@ -9,8 +9,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
-import { writeJsonAtomic } from '../fingerprint/crop-task.js';
-import { CHECKPOINT_FORMAT } from '../inference/model-folder.js';
+import { CHECKPOINT_FORMAT } from '../model/layout.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 
 /** The v1 checkpoints v1's command rewrites. */
 const V1_CHECKPOINTS = ['model_best.model.pkl', 'model_final_checkpoint.model.pkl'] as const;

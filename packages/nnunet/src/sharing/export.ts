@@ -14,15 +14,15 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
+import { ZipWriter } from '../io/zip.js';
+import { CONFIGURATIONS, parseConfiguration } from '../model/configuration.js';
 import {
-  type Configuration,
   DEFAULT_CASCADE_TRAINER,
   DEFAULT_PLANS_IDENTIFIER,
   DEFAULT_TRAINER,
   trainerFolderPath,
-} from '../inference/model-folder.js';
-import { ZipWriter } from '../io/zip.js';
-import { CONFIGURATIONS, RESULTS_SUBFOLDER } from '../paths.js';
+} from '../model/layout.js';
+import { RESULTS_SUBFOLDER } from '../model/paths.js';
 
 /** v1's default folds of an export. */
 export const DEFAULT_EXPORT_FOLDS: readonly string[] = ['0', '1', '2', '3', '4'];
@@ -101,14 +101,14 @@ export function collectExport(options: ExportOptions): { members: Member[]; fold
     members.push({ name: parts.join('/'), path: join(trained, ...parts) });
   };
   for (const configuration of configurations) {
-    if (!(CONFIGURATIONS as readonly string[]).includes(configuration)) {
-      throw new NnunetError(
-        'ERR_ARGUMENT',
-        `-m: "${configuration}" is not a configuration; use ${CONFIGURATIONS.join(', ')}.`,
-      );
-    }
     const tr = configuration === '3d_cascade_fullres' ? cascadeTrainer : trainer;
-    const folder = trainerFolderPath(options.resultsFolder, configuration as Configuration, options.task, tr, plans);
+    const folder = trainerFolderPath(
+      options.resultsFolder,
+      parseConfiguration(configuration, '-m'),
+      options.task,
+      tr,
+      plans,
+    );
     const rel = [configuration, options.task, `${tr}__${plans}`];
     if (!existsSync(folder)) {
       if (strict) {

@@ -29,7 +29,8 @@ import {
 import { dirname, join, resolve, sep } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { crc32Update, METHOD_DEFLATE, METHOD_STORED, type ZipEntry, ZipReader } from '../io/zip.js';
-import { CONFIGURATIONS, RESULTS_SUBFOLDER, taskIdOf } from '../paths.js';
+import { CONFIGURATIONS } from '../model/configuration.js';
+import { RESULTS_SUBFOLDER, taskIdOf } from '../model/paths.js';
 
 /** Top-level folders of $RESULTS_FOLDER/nnUNet a model archive may write into. */
 export const ARCHIVE_TOP_FOLDERS: readonly string[] = [...CONFIGURATIONS, 'ensembles'];

@@ -15,27 +15,22 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
-import { trainerFolderPath } from '../inference/model-folder.js';
+import { appendOneHot } from '../inference/cascade-input.js';
 import { predictSlidingWindow3D } from '../inference/sliding-window.js';
 import { readNpy, readNpyHeader } from '../io/npy.js';
+import type { Split } from '../model/configuration.js';
+import { trainerFolderPath } from '../model/layout.js';
+import type { Plans } from '../model/plans.js';
 import type { GenericUNet } from '../network/generic-unet.js';
-import type { Plans } from '../planning/plans.js';
 import { resampleDataOrSeg } from '../preprocessing/resample.js';
-import { oneHot } from './augmentation/cascade.js';
 import {
   PRED_NEXT_STAGE_FOLDER,
   readSegFromPrevStage,
   segFromPrevStagePath,
   writeSegFromPrevStage,
 } from './prev-stage.js';
-import type { Split } from './splits.js';
 
 export { PRED_NEXT_STAGE_FOLDER, segFromPrevStagePath } from './prev-stage.js';
-
-/** The foreground labels whose one-hot channels the cascade network takes (v1: 1 .. num_classes). */
-export function cascadeLabels(plans: Pick<Plans, 'num_classes'>): number[] {
-  return Array.from({ length: plans.num_classes }, (_, i) => i + 1);
-}
 
 /** The 3d_lowres pred_next_stage folder a cascade trainer reads (v1: same task and plans identifier). */
 export function prevStageFolder(
@@ -185,29 +180,6 @@ export function predictNextStage(
     net.deepSupervision = previous;
   }
   return written;
-}
-
-/**
- * Appends the one-hot channels of a previous-stage label map (`prev`, the case's spatial shape) to
- * data [C, ...spatial]: returns [C + labels.length, ...spatial].
- */
-export function appendOneHot(
-  data: Float32Array,
-  shape: readonly number[],
-  prev: ArrayLike<number>,
-  labels: readonly number[],
-): { data: Float32Array; shape: number[] } {
-  const [C, ...spatial] = shape as [number, ...number[]];
-  const n = spatial.reduce((a, b) => a * b, 1);
-  if (prev.length !== n)
-    throw new NnunetError(
-      'ERR_DATASET',
-      `The previous stage's segmentation has ${prev.length} voxels, the case ${n} ([${spatial.join(', ')}]).`,
-    );
-  const out = new Float32Array((C + labels.length) * n);
-  out.set(data.subarray(0, C * n));
-  out.set(oneHot(prev, labels), C * n);
-  return { data: out, shape: [C + labels.length, ...spatial] };
 }
 
 /** CASE_segFromPrevStage.npz of `folder` as one-hot channels appended to a preprocessed case. */

@@ -9,8 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { safetensors, type Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
-import { writeJsonAtomic } from '../fingerprint/crop-task.js';
-import type { CheckpointMeta } from '../inference/model-folder.js';
+import type { CheckpointMeta } from '../model/layout.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import type { ProgressLog } from './progress-plot.js';
 
 export interface TrainerState {

@@ -12,9 +12,9 @@
  */
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { LegacyRandomState } from '../compat/random-state.js';
 import { NnunetError } from '../errors.js';
 import { readNpyHeader } from '../io/npy.js';
-import { LegacyRandomState } from '../util/mt19937.js';
 import { type Block, fileReader, memoryReader, Scratch, type VolumeReader } from './data-loader-npy.js';
 import { segFromPrevStagePath, unpackSegFromPrevStage } from './prev-stage.js';
 import { compareCodePoints } from './splits.js';

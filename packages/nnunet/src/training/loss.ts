@@ -14,9 +14,9 @@
  * as v1's sum_tensor), so results equal PyTorch's to float rounding.
  */
 import { arange, F, noGrad, type Tensor, tensor, tidy } from '@nnunet/torch';
+import { roundHalfEven } from '../compat/numpy.js';
 import { NnunetError } from '../errors.js';
 import { axisTaps } from '../preprocessing/spline.js';
-import { roundHalfEven } from '../util/numpy.js';
 
 /** Smoothing added to the Dice numerator and denominator (nnUNetTrainer: soft_dice_kwargs smooth). */
 export const DICE_SMOOTH = 1e-5;

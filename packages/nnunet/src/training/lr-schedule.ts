@@ -6,8 +6,9 @@
  * So epoch e (0-based) always trains with polyLr(e), also when training resumes from a checkpoint,
  * whose stored epoch is the next one to run; after the last epoch the rate is set to 0.
  */
+
+import { roundHalfEven } from '../compat/numpy.js';
 import { NnunetError } from '../errors.js';
-import { roundHalfEven } from '../util/numpy.js';
 
 /** nnUNetTrainerV2.initial_lr. */
 export const INITIAL_LR = 1e-2;

@@ -6,9 +6,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LegacyRandomState } from '../compat/random-state.js';
 import { NnunetError } from '../errors.js';
+import type { Fold, Split } from '../model/configuration.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { LegacyRandomState } from '../util/mt19937.js';
 
 /** Number of cross-validation folds of nnU-Net v1. */
 export const NUM_FOLDS = 5;
@@ -23,15 +24,6 @@ export const RANDOM_SPLIT_TRAIN_FRACTION = 0.8;
 export const SPLITS_FILE = 'splits_final.json';
 /** v1's pickled split, which we do not read. */
 export const V1_SPLITS_FILE = 'splits_final.pkl';
-
-/** One fold: the case identifiers trained on and validated on. */
-export interface Split {
-  train: string[];
-  val: string[];
-}
-
-/** A fold index, or 'all' (train on every case and validate on the same cases). */
-export type Fold = number | 'all';
 
 /** How splitForFold found the fold's cases. */
 export type SplitSource =
@@ -238,12 +230,4 @@ export function splitForFold(splits: readonly Split[], fold: Fold, caseIds: read
     val: keys.filter((_, i) => isTrain[i] === 0),
     source: 'random',
   };
-}
-
-/** Parses a fold argument as v1's nnUNet_train does: 'all' or a non-negative integer. */
-export function parseFold(text: string): Fold {
-  if (text === 'all') return 'all';
-  if (!/^\d+$/.test(text))
-    throw new NnunetError('ERR_ARGUMENT', `fold must be 'all' or an integer >= 0, got '${text}'.`);
-  return Number(text);
 }

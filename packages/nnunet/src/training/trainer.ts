@@ -14,23 +14,24 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, renam
 import { join } from 'node:path';
 import { clipGradNorm_, Generator, memoryStats, noGrad, SGD, setNumThreads, type Tensor, tidy } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
-import { writeJsonAtomic } from '../fingerprint/crop-task.js';
+import { cascadeLabels } from '../inference/cascade-input.js';
+import { type Configuration, type Fold, parseFold } from '../model/configuration.js';
 import {
   CHECKPOINT_FORMAT,
   type CheckpointMeta,
-  type Configuration,
   defaultMirrorAxes,
   stageForConfiguration,
   trainerFolderPath,
-} from '../inference/model-folder.js';
+} from '../model/layout.js';
+import { requireEnvFolder, resolveTaskName } from '../model/paths.js';
+import type { Plans } from '../model/plans.js';
 import { deepSupervisionLossWeights, deepSupervisionScales } from '../network/deep-supervision.js';
 import { unetConfigFromPlans } from '../network/from-plans.js';
 import { GenericUNet } from '../network/generic-unet.js';
 import { initWeightsHe } from '../network/init.js';
-import { requireEnvFolder, resolveTaskName } from '../paths.js';
 import { readPlans } from '../planning/plan-from-fingerprint.js';
-import type { Plans } from '../planning/plans.js';
 import { determineFoldPostprocessing } from '../postprocessing/determine.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import {
   type AugmentationParams,
   CASCADE_AUGMENTATION_V1,
@@ -38,13 +39,7 @@ import {
   trainerV2AugmentationParams,
 } from './augmentation/index.js';
 import { BatchProducer, type ProducedBatch } from './batch-producer.js';
-import {
-  cascadeLabels,
-  PRED_NEXT_STAGE_FOLDER,
-  predictNextStage,
-  prevStageFolder,
-  requirePrevStageSegmentations,
-} from './cascade.js';
+import { PRED_NEXT_STAGE_FOLDER, predictNextStage, prevStageFolder, requirePrevStageSegmentations } from './cascade.js';
 import {
   checkpointToContinue,
   loadTrainingCheckpoint,
@@ -62,7 +57,7 @@ import {
 import { polyLr } from './lr-schedule.js';
 import { loadPretrainedWeights } from './pretrained.js';
 import { writeProgressPng } from './progress-plot.js';
-import { type Fold, parseFold, readOrCreateSplits, splitForFold } from './splits.js';
+import { readOrCreateSplits, splitForFold } from './splits.js';
 import { validateFold } from './validate.js';
 
 /** A trainer variant: v1's class name and what it changes. */

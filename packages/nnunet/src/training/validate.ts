@@ -16,12 +16,12 @@ import {
   writeSummaryJson,
 } from '../evaluation/evaluator.js';
 import { readCroppedProperties } from '../fingerprint/analyze.js';
-import { writeJsonAtomic } from '../fingerprint/crop-task.js';
 import { softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from '../inference/export.js';
 import { predictSlidingWindow2D, predictSlidingWindow3D } from '../inference/sliding-window.js';
 import { readNpy } from '../io/npy.js';
+import type { Plans } from '../model/plans.js';
 import type { GenericUNet } from '../network/generic-unet.js';
-import type { Plans } from '../planning/plans.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import { appendPrevStage } from './cascade.js';
 
 export interface ValidateOptions {

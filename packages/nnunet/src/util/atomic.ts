@@ -25,3 +25,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     );
   }
 }
+
+/** Writes `value` as JSON (one-space indent, trailing newline) atomically. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, 1)}\n`);
+}

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { IMAGE_EXTENSIONS, imageExtension, readImage, type VoxelArray } from '../io/image.js';
 import { readNpy } from '../io/npy.js';
-import { ENV_PREPROCESSED, ENV_RAW_BASE, requireEnvFolder, resolveTaskName } from '../paths.js';
+import { ENV_PREPROCESSED, ENV_RAW_BASE, requireEnvFolder, resolveTaskName } from '../model/paths.js';
 import { writePngRgb } from './png.js';
 
 /** v1's colour cycle (RRGGBB); entry 0 is the background and adds nothing. */

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parsePythonJson, pythonDumpIndented, pythonDumps, pythonFloatRepr } from '../../src/compat/python-json.js';
 import {
   evaluateCase,
   evaluateFolder,
@@ -11,7 +12,6 @@ import {
   labelKey,
   readSummaryJson,
 } from '../../src/evaluation/evaluator.js';
-import { parsePythonJson, pythonDumpIndented, pythonDumps, pythonFloatRepr } from '../../src/evaluation/python-json.js';
 import { type ImageGeometry, type Volume, writeImage } from '../../src/io/image.js';
 import { PACKAGE_ROOT, tempDir } from '../helpers.js';
 

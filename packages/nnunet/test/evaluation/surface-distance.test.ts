@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { numpyMean, numpyNanmean } from '../../src/evaluation/numpy-sum.js';
+import { numpyMean, numpyNanmean } from '../../src/compat/numpy-sum.js';
 import {
   averageSurfaceDistanceOf,
   averageSymmetricSurfaceDistanceOf,

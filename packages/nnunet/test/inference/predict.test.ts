@@ -5,9 +5,10 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { convertDecathlonTask, planAndPreprocess, readImage, readPlans } from '../../src/index.js';
-import { createInitialisedModel, trainerFolderPath } from '../../src/inference/model-folder.js';
+import { createInitialisedModel } from '../../src/inference/model-folder.js';
 import { findInputCases, loadModel, predictFolder, predictVolumes } from '../../src/inference/predict.js';
 import { readNpzRaw } from '../../src/io/npz.js';
+import { trainerFolderPath } from '../../src/model/layout.js';
 import { applyPostprocessing, readPostprocessingJson } from '../../src/postprocessing/connected-components.js';
 import { HIPPOCAMPUS, PACKAGE_ROOT, tempDir } from '../helpers.js';
 

@@ -9,11 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { trainerFolderPath } from '../../src/inference/model-folder.js';
 import { predictFolder } from '../../src/inference/predict.js';
 import { readV1CaseProperties } from '../../src/inference/v1-model.js';
 import { readImage } from '../../src/io/image.js';
 import { fromFloat16Bits, readNpzRaw } from '../../src/io/npz.js';
+import { trainerFolderPath } from '../../src/model/layout.js';
 import { FIXTURES, PACKAGE_ROOT, tempDir } from '../helpers.js';
 
 const V1 = join(FIXTURES, 'v1_models');

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { tensor } from '@nnunet/torch';
 import { NnunetError } from '../../src/errors.js';
 import { loadAndCropCase } from '../../src/fingerprint/crop-task.js';
-import { availableFolds, loadNetwork, readModelPlans } from '../../src/inference/model-folder.js';
+import { loadNetwork, readModelPlans } from '../../src/inference/model-folder.js';
 import {
   readV1CaseProperties,
   readV1ModelInfo,
@@ -18,6 +18,7 @@ import {
   v1TrainerInfo,
 } from '../../src/inference/v1-model.js';
 import { readNpy } from '../../src/io/npy.js';
+import { availableFolds } from '../../src/model/layout.js';
 import { readPostprocessingJson } from '../../src/postprocessing/connected-components.js';
 import { makeSplits } from '../../src/training/splits.js';
 import { FIXTURES, tempDir } from '../helpers.js';

@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { F, Generator, randint, randn, type Tensor, tidy } from '@nnunet/torch';
+import type { Plans } from '../../src/model/plans.js';
 import { deepSupervisionLossWeights } from '../../src/network/deep-supervision.js';
 import { unetConfigFromPlans } from '../../src/network/from-plans.js';
 import { GenericUNet } from '../../src/network/generic-unet.js';
-import type { Plans } from '../../src/planning/plans.js';
 import { FIXTURES } from '../helpers.js';
 
 const cases = [

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { NnunetError } from '../../src/errors.js';
+import type { Plans } from '../../src/model/plans.js';
 import { deepSupervisionLossWeights, deepSupervisionScales } from '../../src/network/deep-supervision.js';
-import type { Plans } from '../../src/planning/plans.js';
 import { FIXTURES } from '../helpers.js';
 
 const GOLDEN = join(FIXTURES, 'golden');

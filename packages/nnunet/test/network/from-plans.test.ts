@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { NnunetError } from '../../src/errors.js';
+import type { Plans } from '../../src/model/plans.js';
 import { unetConfigFromPlans } from '../../src/network/from-plans.js';
 import { GenericUNet, type GenericUNetConfig } from '../../src/network/generic-unet.js';
-import type { Plans } from '../../src/planning/plans.js';
 import { FIXTURES } from '../helpers.js';
 
 const plansOf = (task: string, dims: string): Plans =>

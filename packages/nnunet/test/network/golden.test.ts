@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { dispose, Generator, memoryStats, noGrad, randn, type Tensor, tidy } from '@nnunet/torch';
+import type { Plans } from '../../src/model/plans.js';
 import { unetConfigFromPlans } from '../../src/network/from-plans.js';
 import { GenericUNet } from '../../src/network/generic-unet.js';
-import type { Plans } from '../../src/planning/plans.js';
 import { FIXTURES } from '../helpers.js';
 
 interface GoldenNetwork {

@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Conv, Generator, InstanceNorm, init, noGrad, tidy } from '@nnunet/torch';
+import type { Plans } from '../../src/model/plans.js';
 import { unetConfigFromPlans } from '../../src/network/from-plans.js';
 import { GenericUNet } from '../../src/network/generic-unet.js';
 import { HE_INIT_NEGATIVE_SLOPE, initWeightsHe } from '../../src/network/init.js';
-import type { Plans } from '../../src/planning/plans.js';
 import { FIXTURES } from '../helpers.js';
 
 const plans = JSON.parse(

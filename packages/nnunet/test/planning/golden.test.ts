@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { DatasetProperties } from '../../src/fingerprint/analyze.js';
+import type { DatasetProperties } from '../../src/model/properties.js';
 import { planFromFingerprint, plansFileName, planTask } from '../../src/planning/plan-from-fingerprint.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 

@@ -4,8 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { padShape, poolAndConvProps } from '../../src/planning/topology.js';
-import { approxVramConsumption } from '../../src/planning/vram.js';
 import {
   argmaxFirst,
   argsortLast,
@@ -13,7 +11,9 @@ import {
   percentile,
   percentileColumns,
   roundHalfEven,
-} from '../../src/util/numpy.js';
+} from '../../src/compat/numpy.js';
+import { padShape, poolAndConvProps } from '../../src/planning/topology.js';
+import { approxVramConsumption } from '../../src/planning/vram.js';
 
 test('roundHalfEven rounds halves to the even neighbour like np.round', () => {
   const cases: [number, number][] = [

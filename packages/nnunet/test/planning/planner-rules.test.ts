@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { DatasetProperties } from '../../src/fingerprint/analyze.js';
+import type { Plans, StagePlan } from '../../src/model/plans.js';
+import type { DatasetProperties } from '../../src/model/properties.js';
 import { planFromFingerprint } from '../../src/planning/plan-from-fingerprint.js';
-import type { Plans, StagePlan } from '../../src/planning/plans.js';
 import { getPlanner } from '../../src/planning/registry.js';
 import { FIXTURES } from '../helpers.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { DatasetProperties } from '../../src/fingerprint/analyze.js';
+import type { DatasetProperties } from '../../src/model/properties.js';
 import { planFromFingerprint } from '../../src/planning/plan-from-fingerprint.js';
 import { Planner3DV21 } from '../../src/planning/planner-3d.js';
 import { getPlanner, knownPlanners, registerPlanner } from '../../src/planning/registry.js';

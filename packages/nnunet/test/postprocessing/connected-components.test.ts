@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parsePythonLiteral } from '../../src/compat/python-literal.js';
 import { readImage, writeImage } from '../../src/io/image.js';
 import { readNpy } from '../../src/io/npy.js';
 import {
@@ -14,7 +15,6 @@ import {
   readPostprocessingJson,
   volumePerVoxel,
 } from '../../src/postprocessing/connected-components.js';
-import { parsePythonLiteral } from '../../src/postprocessing/python-literal.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 
 const DIR = join(FIXTURES, 'evaluation');

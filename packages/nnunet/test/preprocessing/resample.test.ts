@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { roundHalfEven } from '../../src/compat/numpy.js';
 import { NnunetError } from '../../src/errors.js';
 import { cropCaseFiles } from '../../src/fingerprint/crop-task.js';
 import { readNpy } from '../../src/io/npy.js';
@@ -23,7 +24,6 @@ import {
 } from '../../src/preprocessing/resample.js';
 import { resizeSegmentation, resizeVolume, zoomSeparable } from '../../src/preprocessing/resize.js';
 import { gridCoordinate, resampleAxis } from '../../src/preprocessing/spline.js';
-import { roundHalfEven } from '../../src/util/numpy.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 
 const DIR = join(FIXTURES, 'resample');

@@ -10,16 +10,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
 import type { NnunetError } from '../../src/errors.js';
-import {
-  createInitialisedModel,
-  DEFAULT_PLANS_IDENTIFIER,
-  DEFAULT_TRAINER,
-  trainerFolderPath,
-} from '../../src/inference/model-folder.js';
+import { createInitialisedModel } from '../../src/inference/model-folder.js';
 import { loadModel, predictVolumes } from '../../src/inference/predict.js';
 import type { Volume } from '../../src/io/image.js';
 import { crc32Update, ZipReader, ZipWriter } from '../../src/io/zip.js';
-import type { Plans } from '../../src/planning/plans.js';
+import { DEFAULT_PLANS_IDENTIFIER, DEFAULT_TRAINER, trainerFolderPath } from '../../src/model/layout.js';
+import type { Plans } from '../../src/model/plans.js';
 import { changeTrainerClass } from '../../src/sharing/change-trainer.js';
 import { exportModelToZip } from '../../src/sharing/export.js';
 import { installModelFromZip } from '../../src/sharing/install.js';

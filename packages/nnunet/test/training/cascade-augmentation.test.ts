@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { oneHot } from '../../src/inference/cascade-input.js';
 import {
   applyRandomBinaryOperator_,
   BINARY_OPERATORS,
@@ -19,7 +20,6 @@ import {
   cascadeBatchTransform,
   labelComponents,
   moveSegAsOneHotToData,
-  oneHot,
   removeRandomConnectedComponent_,
 } from '../../src/training/augmentation/cascade.js';
 import { FIXTURES } from '../helpers.js';

@@ -14,8 +14,8 @@ import { safetensors } from '@nnunet/torch';
 import { planAndPreprocess, readImage, writeImage } from '../../src/index.js';
 import { readNpyHeader } from '../../src/io/npy.js';
 import { readNpzRaw } from '../../src/io/npz.js';
-import { preprocessWithPlans } from '../../src/planning/plan-and-preprocess.js';
-import type { Plans } from '../../src/planning/plans.js';
+import type { Plans } from '../../src/model/plans.js';
+import { preprocessWithPlans } from '../../src/pipeline/plan-and-preprocess.js';
 import { readSegFromPrevStage } from '../../src/training/prev-stage.js';
 import { PACKAGE_ROOT, tempDir } from '../helpers.js';
 

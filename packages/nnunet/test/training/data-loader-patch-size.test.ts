@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Plans } from '../../src/planning/plans.js';
+import type { Plans } from '../../src/model/plans.js';
 import {
   type DataAugmentationParams,
   default2DAugmentationParams,

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { LegacyRandomState } from '../../src/compat/random-state.js';
 import { writeNpy } from '../../src/io/npy.js';
 import {
   batchRandomState,
@@ -14,7 +15,6 @@ import {
   type LoaderBatch,
   loadDataset,
 } from '../../src/training/data-loader.js';
-import { LegacyRandomState } from '../../src/util/mt19937.js';
 import { tempDir } from '../helpers.js';
 
 /** Modalities of the synthetic cases. */

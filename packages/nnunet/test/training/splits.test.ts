@@ -6,13 +6,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parseFold, type Split } from '../../src/model/configuration.js';
 import {
   compareCodePoints,
   makeSplits,
-  parseFold,
   readOrCreateSplits,
   SPLITS_FILE,
-  type Split,
   splitForFold,
   validateSplits,
 } from '../../src/training/splits.js';

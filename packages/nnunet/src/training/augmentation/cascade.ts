@@ -110,16 +110,6 @@ export function moveSegAsOneHotToData(
   return { data: outData, dataShape: [B, C + L, ...spatial], seg: outSeg, segShape: [B, 1, ...spatial] };
 }
 
-/** v1's to_one_hot: one channel per entry of `labels` ([L, ...] with L = labels.length). */
-export function oneHot(seg: ArrayLike<number>, labels: readonly number[]): Float32Array {
-  const n = seg.length;
-  const out = new Float32Array(labels.length * n);
-  labels.forEach((label, k) => {
-    for (let i = 0; i < n; i++) if (seg[i] === label) out[k * n + i] = 1;
-  });
-  return out;
-}
-
 /**
  * skimage.morphology.ball(radius) for a real radius: an m x m x m mask, m = floor(2 r + 1), over
  * the grid of m evenly spaced coordinates from -r to r per axis, set where x² + y² + z² <= r².

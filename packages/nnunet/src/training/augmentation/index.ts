@@ -1,5 +1,6 @@
 /** nnU-Net v1's training augmentation on @nnunet/torch tensors (CPU or CUDA). */
 
+export { oneHot } from '../../inference/cascade-input.js';
 export {
   applyRandomBinaryOperator_,
   BINARY_OPERATORS,
@@ -14,7 +15,6 @@ export {
   cascadeBatchTransform,
   labelComponents,
   moveSegAsOneHotToData,
-  oneHot,
   removeRandomConnectedComponent_,
 } from './cascade.js';
 export { type GaussianBorder, gaussianFilter, gaussianKernel1d } from './gaussian.js';

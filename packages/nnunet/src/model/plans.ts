@@ -3,7 +3,7 @@
  * store them in their pickles. Per-axis values are (z, y, x) after `transpose_forward` (2-D patch
  * and kernels: (y, x)); spacings in mm; sizes in voxels.
  */
-import type { DatasetProperties } from '../fingerprint/analyze.js';
+import type { DatasetProperties } from './properties.js';
 
 /** How the preprocessor normalises a modality (v1's determine_normalization_scheme). */
 export type NormalizationScheme = 'CT' | 'noNorm' | 'nonCT';

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { analyzeDataset } from '../fingerprint/analyze.js';
 import { cropTask } from '../fingerprint/crop-task.js';
 import { verifyDatasetIntegrity } from '../io/verify.js';
-import { requireEnvFolder, resolveTaskName } from '../paths.js';
+import { requireEnvFolder, resolveTaskName } from '../model/paths.js';
+import type { Plans, StagePlan } from '../model/plans.js';
+import { planTask } from '../planning/plan-from-fingerprint.js';
+import { getPlanner } from '../planning/registry.js';
 import { preprocessStages, settingsFromPlans } from '../preprocessing/preprocess.js';
-import { planTask } from './plan-from-fingerprint.js';
-import type { Plans, StagePlan } from './plans.js';
-import { getPlanner } from './registry.js';
 
 export const DEFAULT_PLANNER_3D = 'ExperimentPlanner3D_v21';
 export const DEFAULT_PLANNER_2D = 'ExperimentPlanner2D_v21';

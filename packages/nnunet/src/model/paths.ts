@@ -7,14 +7,14 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { NnunetError } from './errors.js';
+import { NnunetError } from '../errors.js';
+import { CONFIGURATIONS } from './configuration.js';
 
 export const ENV_RAW_BASE = 'nnUNet_raw_data_base';
 export const ENV_PREPROCESSED = 'nnUNet_preprocessed';
 export const ENV_RESULTS = 'RESULTS_FOLDER';
 /** The sub-folder of RESULTS_FOLDER v1 writes its models to (v1's `my_output_identifier`). */
 export const RESULTS_SUBFOLDER = 'nnUNet';
-export const CONFIGURATIONS = ['2d', '3d_lowres', '3d_fullres', '3d_cascade_fullres'] as const;
 
 export interface NnunetPaths {
   rawDataBase?: string;
@@ -26,7 +26,7 @@ export interface NnunetPaths {
   trainedModels?: string;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
 /** The folders defined by the environment (undefined where the variable is unset or empty). */
 export function resolvePaths(env: Env = process.env): NnunetPaths {

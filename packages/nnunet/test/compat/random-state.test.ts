@@ -1,7 +1,7 @@
 /** NumPy's legacy RandomState, values recorded from NumPy 1.24 (Debian's python3-numpy). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LegacyRandomState } from '../../src/util/mt19937.js';
+import { LegacyRandomState } from '../../src/compat/random-state.js';
 
 test('RandomState(1234): permutation and choice without replacement give NumPy 1.24 values', () => {
   // np.random.RandomState(1234): permutation(10), then choice(100, 7, replace=False), then

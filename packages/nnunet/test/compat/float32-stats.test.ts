@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { intensityStats, sumF32 } from '../../src/fingerprint/stats.js';
+import { sumF32 } from '../../src/compat/float32-stats.js';
+import { intensityStats } from '../../src/fingerprint/analyze.js';
 import { FIXTURES } from '../helpers.js';
 
 interface Case {

@@ -4,7 +4,7 @@
  * deviation stay in float32, percentiles interpolate linearly in float64. (Checked against NumPy
  * 1.24: np.sum of 30000 float32 values differs from a single pairwise sum but equals this one.)
  */
-import { percentileOfSorted } from '../util/numpy.js';
+import { percentileOfSorted } from './numpy.js';
 
 const f32 = Math.fround;
 
@@ -73,39 +73,4 @@ export function medianSorted(sorted: Float32Array): number {
   const h = Math.floor(n / 2);
   if (n % 2 === 1) return sorted[h] as number;
   return f32(f32((sorted[h - 1] as number) + (sorted[h] as number)) / 2);
-}
-
-export interface IntensityStats {
-  median: number;
-  mean: number;
-  sd: number;
-  mn: number;
-  mx: number;
-  percentile_99_5: number;
-  percentile_00_5: number;
-}
-
-/** v1's _compute_stats over foreground samples (NaN everywhere when there are none). */
-export function intensityStats(values: Float32Array): IntensityStats {
-  if (values.length === 0) {
-    return {
-      median: Number.NaN,
-      mean: Number.NaN,
-      sd: Number.NaN,
-      mn: Number.NaN,
-      mx: Number.NaN,
-      percentile_99_5: Number.NaN,
-      percentile_00_5: Number.NaN,
-    };
-  }
-  const sorted = Float32Array.from(values).sort();
-  return {
-    median: medianSorted(sorted),
-    mean: meanF32(values),
-    sd: stdF32(values),
-    mn: sorted[0] as number,
-    mx: sorted[sorted.length - 1] as number,
-    percentile_99_5: percentileSorted(sorted, 99.5),
-    percentile_00_5: percentileSorted(sorted, 0.5),
-  };
 }
