@@ -1,6 +1,10 @@
 // Core of the N-API binding: tensor handles, argument/return conversion templates and
 // the single exception guard every exported function goes through.
 //
+// Each Arg<T>/Ret<T> conversion also names, in ts(), the TypeScript type of the JS values it
+// accepts or makes; scripts/gen-native.mjs writes the addon's TypeScript interface from them, so
+// the TS declarations cannot drift from the conversions.
+//
 // Memory rules (kept everywhere):
 //  * every native function that produces a tensor returns a new handle owned by the caller;
 //  * no native function ever releases its inputs;
@@ -75,6 +79,11 @@ void check(napi_env env, napi_status status);
 template <typename T, typename Enable = void>
 struct Arg;
 
+// "T[]", parenthesised when T is a union.
+inline std::string tsArrayOf(const std::string& t) {
+  return t.find(" | ") == std::string::npos ? t + "[]" : "(" + t + ")[]";
+}
+
 inline napi_valuetype typeOf(napi_env env, napi_value v) {
   napi_valuetype t;
   check(env, napi_typeof(env, v, &t));
@@ -94,6 +103,7 @@ struct Arg<at::Tensor> {
     if (!box->tensor.defined()) throwArg("tensor was used after dispose()");
     return box->tensor;
   }
+  static std::string ts() { return "Handle"; }
 };
 
 template <>
@@ -106,6 +116,7 @@ struct Arg<at::Generator> {
     if (!box || box->tag != kGeneratorTag) throwArg("expected a generator handle");
     return box->gen;
   }
+  static std::string ts() { return "GenHandle"; }
 };
 
 template <>
@@ -121,6 +132,7 @@ struct Arg<double> {
     if (napi_get_value_double(env, v, &r) != napi_ok) throwArg("expected a number");
     return r;
   }
+  static std::string ts() { return "number"; }
 };
 
 template <>
@@ -136,6 +148,15 @@ struct Arg<int64_t> {
     if (napi_get_value_int64(env, v, &r) != napi_ok) throwArg("expected an integer");
     return r;
   }
+  // BigInts are accepted too, but only seeds (uint64_t) are declared to take them.
+  static std::string ts() { return "number"; }
+};
+
+// Seeds: a number or a BigInt, whose int64 bits are read as unsigned, like torch.manual_seed.
+template <>
+struct Arg<uint64_t> {
+  static uint64_t get(napi_env env, napi_value v) { return static_cast<uint64_t>(Arg<int64_t>::get(env, v)); }
+  static std::string ts() { return "number | bigint"; }
 };
 
 template <>
@@ -145,6 +166,7 @@ struct Arg<bool> {
     if (napi_get_value_bool(env, v, &r) != napi_ok) throwArg("expected a boolean");
     return r;
   }
+  static std::string ts() { return "boolean"; }
 };
 
 template <>
@@ -156,6 +178,7 @@ struct Arg<std::string> {
     check(env, napi_get_value_string_utf8(env, v, s.data(), len + 1, &len));
     return s;
   }
+  static std::string ts() { return "string"; }
 };
 
 // JS numbers that are integral become integer scalars (like Python ints), others doubles;
@@ -171,6 +194,7 @@ struct Arg<at::Scalar> {
       return at::Scalar(static_cast<int64_t>(d));
     return at::Scalar(d);
   }
+  static std::string ts() { return "number | bigint | boolean"; }
 };
 
 template <>
@@ -178,11 +202,14 @@ struct Arg<at::ScalarType> {
   static at::ScalarType get(napi_env env, napi_value v) {
     return static_cast<at::ScalarType>(Arg<int64_t>::get(env, v));
   }
+  // A dtype code (DTYPE_CODES in src/dtype.ts).
+  static std::string ts() { return "number"; }
 };
 
 template <>
 struct Arg<c10::Device> {
   static c10::Device get(napi_env env, napi_value v) { return c10::Device(Arg<std::string>::get(env, v)); }
+  static std::string ts() { return "string"; }
 };
 
 template <typename T>
@@ -202,6 +229,7 @@ struct Arg<std::vector<T>> {
     }
     return out;
   }
+  static std::string ts() { return "readonly " + tsArrayOf(Arg<T>::ts()); }
 };
 
 template <typename T>
@@ -210,22 +238,26 @@ struct Arg<std::optional<T>> {
     if (isNullish(env, v)) return std::nullopt;
     return Arg<T>::get(env, v);
   }
+  static std::string ts() { return Arg<T>::ts() + " | null | undefined"; }
 };
 
-// Raw JS value, for functions that handle it themselves (buffers).
-struct JsValue {
+// A typed array passed through unconverted: the function reads or shares its bytes itself.
+struct JsBytes {
   napi_env env;
   napi_value value;
 };
 template <>
-struct Arg<JsValue> {
-  static JsValue get(napi_env env, napi_value v) { return {env, v}; }
+struct Arg<JsBytes> {
+  static JsBytes get(napi_env env, napi_value v) { return {env, v}; }
+  static std::string ts() { return "ArrayBufferView"; }
 };
 
 // ---------------------------------------------------------------- return conversion
 template <typename T, typename Enable = void>
 struct Ret;
 
+// An undefined tensor still becomes null as a backstop, but the declared type is Handle: an op
+// that can legitimately produce no tensor returns std::optional<at::Tensor>, declared Handle | null.
 template <>
 struct Ret<at::Tensor> {
   static napi_value make(napi_env env, at::Tensor t) {
@@ -236,6 +268,7 @@ struct Ret<at::Tensor> {
     }
     return wrapTensor(env, std::move(t));
   }
+  static std::string ts() { return "Handle"; }
 };
 
 template <>
@@ -245,6 +278,7 @@ struct Ret<double> {
     check(env, napi_create_double(env, d, &r));
     return r;
   }
+  static std::string ts() { return "number"; }
 };
 
 template <>
@@ -254,6 +288,7 @@ struct Ret<int64_t> {
     check(env, napi_create_int64(env, d, &r));
     return r;
   }
+  static std::string ts() { return "number"; }
 };
 
 template <>
@@ -263,6 +298,7 @@ struct Ret<bool> {
     check(env, napi_get_boolean(env, b, &r));
     return r;
   }
+  static std::string ts() { return "boolean"; }
 };
 
 template <>
@@ -272,11 +308,7 @@ struct Ret<std::string> {
     check(env, napi_create_string_utf8(env, s.data(), s.size(), &r));
     return r;
   }
-};
-
-template <>
-struct Ret<napi_value> {
-  static napi_value make(napi_env, napi_value v) { return v; }
+  static std::string ts() { return "string"; }
 };
 
 // A CPU contiguous tensor whose bytes are returned as a fresh ArrayBuffer.
@@ -293,6 +325,18 @@ struct Ret<HostBytes> {
     if (n) std::memcpy(data, h.tensor.data_ptr(), n);
     return ab;
   }
+  static std::string ts() { return "ArrayBuffer"; }
+};
+
+template <typename T>
+struct Ret<std::optional<T>> {
+  static napi_value make(napi_env env, std::optional<T> v) {
+    if (v) return Ret<T>::make(env, std::move(*v));
+    napi_value r;
+    check(env, napi_get_null(env, &r));
+    return r;
+  }
+  static std::string ts() { return Ret<T>::ts() + " | null"; }
 };
 
 template <typename T>
@@ -304,6 +348,7 @@ struct Ret<std::vector<T>> {
       check(env, napi_set_element(env, arr, static_cast<uint32_t>(i), Ret<T>::make(env, std::move(v[i]))));
     return arr;
   }
+  static std::string ts() { return tsArrayOf(Ret<T>::ts()); }
 };
 
 template <typename... T>
@@ -317,6 +362,11 @@ struct Ret<std::tuple<T...>> {
   template <size_t... I>
   static void setAll(napi_env env, napi_value arr, std::tuple<T...>& v, std::index_sequence<I...>) {
     (check(env, napi_set_element(env, arr, I, Ret<std::decay_t<T>>::make(env, std::move(std::get<I>(v))))), ...);
+  }
+  static std::string ts() {
+    std::string out;
+    ((out += (out.empty() ? "" : ", ") + Ret<std::decay_t<T>>::ts()), ...);
+    return "[" + out + "]";
   }
 };
 
@@ -383,9 +433,37 @@ napi_value entry(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// The TypeScript types of an op's parameters and result, read from the conversions it uses.
+struct TsSignature {
+  std::vector<std::string> params;
+  std::string result;
+};
+
+template <typename S, size_t... I>
+TsSignature tsSignatureOf(std::index_sequence<I...>) {
+  using R = typename S::Result;
+  std::string result;
+  if constexpr (std::is_void_v<R>)
+    result = "void";
+  else
+    result = Ret<std::decay_t<R>>::ts();
+  return {{Arg<std::tuple_element_t<I, typename S::Args>>::ts()...}, result};
+}
+
+template <auto L>
+TsSignature tsSignature() {
+  using S = Signature<decltype(&decltype(L)::operator())>;
+  return tsSignatureOf<S>(std::make_index_sequence<S::arity>{});
+}
+
 struct Export {
   const char* name;
   napi_callback cb;
+  // Where the op is registered and its lambda's source text (for its parameter names), so that
+  // opSignatures() can describe it to scripts/gen-native.mjs.
+  const char* file;
+  const char* source;
+  TsSignature (*signature)();
 };
 
 // Each translation unit contributes a table of exports.
@@ -396,8 +474,13 @@ struct Registrar {
   }
 };
 
-// FN(name, lambda): one exported op in one line.
-#define TN_FN(NAME, ...) \
-  ::tnode::Export { NAME, &::tnode::entry<__VA_ARGS__> }
+// The lambda is a template argument once only, so its body is compiled once.
+template <auto L>
+Export makeExport(const char* name, const char* file, const char* source) {
+  return Export{name, &entry<L>, file, source, &tsSignature<L>};
+}
+
+// TN_FN(name, lambda): one exported op in one line; its TypeScript declaration is generated from it.
+#define TN_FN(NAME, ...) ::tnode::makeExport<__VA_ARGS__>(NAME, __FILE__, #__VA_ARGS__)
 
 }  // namespace tnode

@@ -26,6 +26,12 @@ c10::optional<at::Generator> gen(const OptGen& g) {
   return c10::nullopt;
 }
 
+// A gradient that may not exist, declared Handle | null to TypeScript.
+std::optional<T> orNull(const T& t) {
+  if (t.defined()) return t;
+  return std::nullopt;
+}
+
 void finalizeGenerator(napi_env, void* data, void*) { delete static_cast<GeneratorBox*>(data); }
 
 // A handle that owns an InferenceMode guard for the duration of a JS scope; the TS side nests
@@ -49,6 +55,7 @@ struct Ret<GeneratorHandle> {
     check(env, napi_create_external(env, new GeneratorBox{kGeneratorTag, h.gen}, finalizeGenerator, nullptr, &out));
     return out;
   }
+  static std::string ts() { return "GenHandle"; }
 };
 
 namespace {
@@ -107,14 +114,14 @@ Registrar coreExports{
 
     // ---- generators
     TN_FN("createGenerator",
-          [](int64_t seed) {
-            auto g = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed));
+          [](uint64_t seed) {
+            auto g = at::make_generator<at::CPUGeneratorImpl>(seed);
             return GeneratorHandle{g};
           }),
     TN_FN("generatorSeed",
-          [](at::Generator g, int64_t seed) {
+          [](at::Generator g, uint64_t seed) {
             std::lock_guard<std::mutex> lock(g.mutex());
-            g.set_current_seed(static_cast<uint64_t>(seed));
+            g.set_current_seed(seed);
           }),
     TN_FN("generatorState", [](at::Generator g) {
       std::lock_guard<std::mutex> lock(g.mutex());
@@ -125,12 +132,12 @@ Registrar coreExports{
             std::lock_guard<std::mutex> lock(g.mutex());
             g.set_state(state);
           }),
-    TN_FN("manualSeed", [](int64_t seed) { at::manual_seed(static_cast<uint64_t>(seed)); }),
+    TN_FN("manualSeed", [](uint64_t seed) { at::manual_seed(seed); }),
 
     // ---- autograd
     TN_FN("requiresGrad", [](T t) { return t.requires_grad(); }),
     TN_FN("setRequiresGrad", [](T t, bool r) { t.set_requires_grad(r); }),
-    TN_FN("grad", [](T t) { return t.grad(); }),
+    TN_FN("grad", [](T t) { return orNull(t.grad()); }),
     TN_FN("setGrad", [](T t, std::optional<T> g) { t.mutable_grad() = g ? *g : T(); }),
     TN_FN("isLeaf", [](T t) { return t.is_leaf(); }),
     TN_FN("hasGradFn", [](T t) { return t.grad_fn() != nullptr; }),
@@ -143,8 +150,12 @@ Registrar coreExports{
           }),
     TN_FN("autogradGrad",
           [](std::vector<T> outs, std::vector<T> ins, std::optional<std::vector<T>> gouts, bool retain, bool create) {
-            return torch::autograd::grad(outs, ins, gouts ? *gouts : std::vector<T>{},
-                                         retain ? c10::optional<bool>(true) : c10::nullopt, create, false);
+            auto grads = torch::autograd::grad(outs, ins, gouts ? *gouts : std::vector<T>{},
+                                               retain ? c10::optional<bool>(true) : c10::nullopt, create, false);
+            std::vector<std::optional<T>> out;
+            out.reserve(grads.size());
+            for (auto& g : grads) out.push_back(orNull(g));
+            return out;
           }),
     TN_FN("isGradEnabled", []() { return c10::GradMode::is_enabled(); }),
     TN_FN("setGradEnabled", [](bool on) { c10::GradMode::set_enabled(on); }),
@@ -155,9 +166,10 @@ Registrar coreExports{
     // ---- autocast (mixed precision)
     TN_FN("autocastState",
           []() {
-            return std::vector<int64_t>{at::autocast::is_enabled(), at::autocast::is_cpu_enabled(),
-                                        static_cast<int64_t>(at::autocast::get_autocast_gpu_dtype()),
-                                        static_cast<int64_t>(at::autocast::get_autocast_cpu_dtype())};
+            return std::tuple<int64_t, int64_t, int64_t, int64_t>{
+                at::autocast::is_enabled(), at::autocast::is_cpu_enabled(),
+                static_cast<int64_t>(at::autocast::get_autocast_gpu_dtype()),
+                static_cast<int64_t>(at::autocast::get_autocast_cpu_dtype())};
           }),
     TN_FN("autocastSet",
           [](bool cuda, bool cpu, at::ScalarType gpuDtype, at::ScalarType cpuDtype) {

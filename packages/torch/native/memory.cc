@@ -302,7 +302,7 @@ Bytes typedArrayBytes(napi_env env, napi_value v) {
 
 namespace {
 
-at::Tensor fromBytes(JsValue bytes, std::vector<int64_t> shape, at::ScalarType dtype, bool share) {
+at::Tensor fromBytes(JsBytes bytes, std::vector<int64_t> shape, at::ScalarType dtype, bool share) {
   Bytes b = typedArrayBytes(bytes.env, bytes.value);
   auto opts = at::TensorOptions().dtype(dtype);
   int64_t numel = 1;
@@ -323,7 +323,7 @@ at::Tensor fromBytes(JsValue bytes, std::vector<int64_t> shape, at::ScalarType d
 }
 
 
-void copyIntoBytes(at::Tensor t, JsValue target) {
+void copyIntoBytes(at::Tensor t, JsBytes target) {
   Bytes b = typedArrayBytes(target.env, target.value);
   at::Tensor c = t.to(at::kCPU).contiguous();
   size_t n = c.numel() * c.element_size();
@@ -336,11 +336,22 @@ Registrar memoryExports{
     TN_FN("liveTensors", []() -> int64_t { return liveTensorCount(); }),
     TN_FN("liveBytes", []() -> int64_t { return liveTensorBytes(); }),
     TN_FN("fromBytes",
-          [](JsValue b, std::vector<int64_t> shape, at::ScalarType dtype) { return fromBytes(b, shape, dtype, false); }),
+          [](JsBytes b, std::vector<int64_t> shape, at::ScalarType dtype) { return fromBytes(b, shape, dtype, false); }),
     TN_FN("shareBytes",
-          [](JsValue b, std::vector<int64_t> shape, at::ScalarType dtype) { return fromBytes(b, shape, dtype, true); }),
+          [](JsBytes b, std::vector<int64_t> shape, at::ScalarType dtype) { return fromBytes(b, shape, dtype, true); }),
     TN_FN("toBytes", [](at::Tensor t) { return HostBytes{t.to(at::kCPU).contiguous()}; }),
-    TN_FN("copyIntoBytes", [](at::Tensor t, JsValue target) { copyIntoBytes(t, target); }),
+    TN_FN("copyIntoBytes", [](at::Tensor t, JsBytes target) { copyIntoBytes(t, target); }),
+    // Every TN_FN op as [name, file, lambda source, parameter TS types, result TS type], read by
+    // scripts/gen-native.mjs to write src/native-ops.generated.ts.
+    TN_FN("opSignatures",
+          []() {
+            std::vector<std::tuple<std::string, std::string, std::string, std::vector<std::string>, std::string>> out;
+            for (auto& e : registry()) {
+              TsSignature s = e.signature();
+              out.emplace_back(e.name, e.file, e.source, s.params, s.result);
+            }
+            return out;
+          }),
 };
 
 }  // namespace

@@ -100,7 +100,10 @@ Registrar nnExports{
             if (out.size() == 3) return at::adaptive_avg_pool3d(x, out);
             return at::adaptive_avg_pool2d(x, out);
           }),
-    TN_FN("interpolate", [](T x, std::string m, Shape s, std::optional<std::vector<double>> sc, bool ac) { return interpolate(x, m, s, sc, ac); }),
+    TN_FN("interpolate",
+          [](T x, std::string mode, Shape size, std::optional<std::vector<double>> scales, bool alignCorners) {
+            return interpolate(x, mode, size, scales, alignCorners);
+          }),
     TN_FN("gridSample",
           [](T x, T grid, int64_t interp, int64_t padding, bool alignCorners) {
             return at::grid_sampler(x, grid, interp, padding, alignCorners);

@@ -231,8 +231,7 @@ Registrar mathExports{
           }),
     TN_FN("unique",
           [](T t, bool sorted, bool inverse, bool counts) {
-            auto r = at::_unique2(t, sorted, inverse, counts);
-            return std::vector<T>{std::get<0>(r), std::get<1>(r), std::get<2>(r)};
+            return at::_unique2(t, sorted, inverse, counts);
           }),
 };
 

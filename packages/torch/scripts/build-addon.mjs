@@ -1,5 +1,6 @@
-// Configures and builds the native addon with CMake. LIBTORCH=/path selects a LibTorch other than
-// Debian's (a folder with share/cmake/Torch, e.g. the torch/ folder of a PyTorch wheel).
+// Configures and builds the native addon with CMake, then regenerates the TypeScript declarations of
+// its ops (scripts/gen-native.mjs). LIBTORCH=/path selects a LibTorch other than Debian's (a folder
+// with share/cmake/Torch, e.g. the torch/ folder of a PyTorch wheel).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -38,5 +39,13 @@ try {
   run('cmake', ['--build', build, '--parallel', String(Math.max(1, cpus().length))]);
 } catch {
   console.error('Building the LibTorch addon failed (see the compiler output above).');
+  process.exit(1);
+}
+// The build's own addon, even when TORCH_NODE_ADDON points the runtime at another one.
+const env = { ...process.env, TORCH_NODE_ADDON: join(build, 'torch_node.node') };
+try {
+  execFileSync(process.execPath, [join(root, 'scripts', 'gen-native.mjs')], { stdio: 'inherit', env });
+} catch {
+  console.error('Generating src/native-ops.generated.ts from the built addon failed (see above).');
   process.exit(1);
 }

@@ -660,7 +660,7 @@ export class Tensor implements Disposable {
   /** Sorted unique values, with their counts and the inverse mapping. */
   unique(): { values: Tensor; inverse: Tensor; counts: Tensor } {
     const [v, inv, c] = native.unique(this.handle, true, true, true);
-    return { values: new Tensor(v), inverse: new Tensor(inv as Handle), counts: new Tensor(c as Handle) };
+    return { values: new Tensor(v), inverse: new Tensor(inv), counts: new Tensor(c) };
   }
   softmax(dim: number): Tensor {
     return new Tensor(native.softmax(this.handle, checkInt('dim', dim), undefined));
