@@ -1,25 +1,29 @@
 #!/usr/bin/env node
 import { compressNiftiFolder } from '../io/compress.js';
-import type { CommandSpec } from './args.js';
+import { defineCommand } from './args.js';
 import { ProgressBar } from './progress.js';
 import { runCommand } from './run.js';
 
-const spec: CommandSpec = {
+const command = defineCommand({
   name: 'nnUNet_compress_nifti_folder',
   summary:
     'Gzips every .nii in a folder to .nii.gz (byte-exact, verified before it is kept). The originals stay\n' +
     'unless --remove_originals is given, and are removed only after their .nii.gz checked out.',
   options: {
-    '-i': { kind: 'string', help: 'folder with .nii files', required: true },
-    '--remove_originals': { kind: 'flag', help: 'delete each .nii once its .nii.gz is verified' },
+    folder: { flag: '-i', type: 'string', help: 'folder with .nii files', required: true },
+    removeOriginals: {
+      flag: '--remove_originals',
+      type: 'flag',
+      help: 'delete each .nii once its .nii.gz is verified',
+    },
   },
-};
+});
 
-await runCommand(spec, async (args) => {
+await runCommand(command, async (args) => {
   const bar = new ProgressBar('compressing');
   let last: [number, number] = [0, 0];
-  const r = compressNiftiFolder(args.get('-i') as string, {
-    removeOriginals: args.get('--remove_originals') === true,
+  const r = compressNiftiFolder(args.folder, {
+    removeOriginals: args.removeOriginals,
     onProgress: (d, t) => {
       last = [d, t];
       bar.update(d, t);

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { NnunetError } from '../errors.js';
-import { CONFIGURATIONS, type Configuration } from '../model/configuration.js';
+import { parseConfiguration } from '../model/configuration.js';
 import {
   DEFAULT_CASCADE_TRAINER,
   DEFAULT_PLANS_IDENTIFIER,
@@ -9,10 +8,10 @@ import {
 } from '../model/layout.js';
 import { requireEnvFolder, resolveTaskName } from '../model/paths.js';
 import { consolidateFolds, DEFAULT_FOLDS, groundTruthFolder, parseFolds } from '../postprocessing/consolidate.js';
-import type { CommandSpec } from './args.js';
+import { defineCommand } from './args.js';
 import { runCommand } from './run.js';
 
-const spec: CommandSpec = {
+const command = defineCommand({
   name: 'nnUNet_determine_postprocessing',
   summary:
     "Determines the postprocessing of a trained configuration from its cross-validation: the folds'\n" +
@@ -20,33 +19,39 @@ const spec: CommandSpec = {
     'largest connected component (of the whole foreground, then per class) is tried and kept where Dice improves.\n' +
     'Writes TRAINER/postprocessing.json (used by nnUNet_predict) and TRAINER/cv_niftis_postprocessed.',
   options: {
-    '-m': { kind: 'string', help: '2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres', required: true },
-    '-t': { kind: 'string', help: 'task id or name', required: true },
-    '-tr': {
-      kind: 'string',
+    configuration: {
+      flag: '-m',
+      type: 'string',
+      help: '2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres',
+      parse: parseConfiguration,
+      required: true,
+    },
+    task: { flag: '-t', type: 'string', help: 'task id or name', required: true },
+    trainer: {
+      flag: '-tr',
+      type: 'string',
       help: `trainer (default ${DEFAULT_TRAINER}, or ${DEFAULT_CASCADE_TRAINER} for 3d_cascade_fullres)`,
     },
-    '-pl': { kind: 'string', help: `plans identifier (default ${DEFAULT_PLANS_IDENTIFIER})` },
-    '-val': { kind: 'string', help: 'validation folder name of the folds (default validation_raw)' },
-    '-f': { kind: 'strings', help: `folds (default ${DEFAULT_FOLDS.join(' ')})` },
+    plansIdentifier: { flag: '-pl', type: 'string', help: 'plans identifier', default: DEFAULT_PLANS_IDENTIFIER },
+    validationFolder: {
+      flag: '-val',
+      type: 'string',
+      help: 'validation folder name of the folds',
+      default: 'validation_raw',
+    },
+    folds: { flag: '-f', type: 'strings', help: 'folds', parse: parseFolds, default: DEFAULT_FOLDS },
   },
-};
+});
 
-await runCommand(spec, async (args) => {
-  const m = args.get('-m') as string;
-  if (!(CONFIGURATIONS as readonly string[]).includes(m)) {
-    throw new NnunetError('ERR_ARGUMENT', `-m must be one of ${CONFIGURATIONS.join(', ')}, got "${m}".`);
-  }
+await runCommand(command, async (args) => {
+  const m = args.configuration;
   const results = requireEnvFolder('RESULTS_FOLDER');
-  const task = resolveTaskName(args.get('-t') as string);
-  const trainer =
-    (args.get('-tr') as string | undefined) ?? (m === '3d_cascade_fullres' ? DEFAULT_CASCADE_TRAINER : DEFAULT_TRAINER);
-  const plans = (args.get('-pl') as string | undefined) ?? DEFAULT_PLANS_IDENTIFIER;
-  const folder = trainerFolderPath(results, m as Configuration, task, trainer, plans);
-  const folds = args.has('-f') ? parseFolds(args.get('-f') as string[]) : DEFAULT_FOLDS;
+  const task = resolveTaskName(args.task);
+  const trainer = args.trainer ?? (m === '3d_cascade_fullres' ? DEFAULT_CASCADE_TRAINER : DEFAULT_TRAINER);
+  const folder = trainerFolderPath(results, m, task, trainer, args.plansIdentifier);
   const r = await consolidateFolds(folder, {
-    validationFolder: (args.get('-val') as string | undefined) ?? 'validation_raw',
-    folds,
+    validationFolder: args.validationFolder,
+    folds: args.folds,
     gtFolder: groundTruthFolder(folder, task),
     log: (line) => process.stderr.write(`${line}\n`),
   });

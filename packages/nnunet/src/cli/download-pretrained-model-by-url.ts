@@ -1,25 +1,18 @@
 #!/usr/bin/env node
-import { NnunetError } from '../errors.js';
-import type { CommandSpec } from './args.js';
-import { DOWNLOAD_OPTIONS, downloadCommand, positionalArgs } from './download-common.js';
+import { defineCommand } from './args.js';
+import { downloadCommand, OVERWRITE_OPTION } from './download-common.js';
 import { runCommand } from './run.js';
 
-const spec: CommandSpec = {
+const command = defineCommand({
   name: 'nnUNet_download_pretrained_model_by_url',
   summary:
-    'Argument: URL of the model archive.\n' +
     'Downloads a model archive (made by nnUNet_export_model_to_zip) and installs it into\n' +
     '$RESULTS_FOLDER/nnUNet. For the published models use nnUNet_download_pretrained_model.',
-  options: DOWNLOAD_OPTIONS,
-};
+  example: 'nnUNet_download_pretrained_model_by_url https://example.org/Task004_Hippocampus.zip',
+  positionals: [{ key: 'url', name: 'URL', help: 'the URL of the model archive' }],
+  options: { overwrite: OVERWRITE_OPTION },
+});
 
-const positional = positionalArgs();
-await runCommand(spec, async (args) => {
-  if (positional.length !== 1) {
-    throw new NnunetError(
-      'ERR_ARGUMENT',
-      `Give exactly one URL (got ${positional.length}): nnUNet_download_pretrained_model_by_url URL.`,
-    );
-  }
-  await downloadCommand(positional[0] as string, args);
+await runCommand(command, async ({ url, overwrite }) => {
+  await downloadCommand(url, overwrite);
 });

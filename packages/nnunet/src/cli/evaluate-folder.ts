@@ -1,38 +1,53 @@
 #!/usr/bin/env node
 import { NnunetError } from '../errors.js';
 import { evaluateFolder } from '../evaluation/evaluator.js';
-import type { CommandSpec } from './args.js';
+import { defineCommand } from './args.js';
 import { ProgressBar } from './progress.js';
 import { runCommand } from './run.js';
 
-const spec: CommandSpec = {
+const command = defineCommand({
   name: 'nnUNet_evaluate_folder',
   summary:
     'Evaluates the segmentations in PRED against the references in REF (same file names, NIfTI) and writes\n' +
     'PRED/summary.json; its "mean" entry holds the metrics averaged over all cases.',
   options: {
-    '-ref': { kind: 'string', help: 'folder with the reference segmentations', required: true },
-    '-pred': { kind: 'string', help: 'folder with the predicted segmentations (same file names)', required: true },
-    '-l': {
-      kind: 'strings',
-      help: 'label values to evaluate, e.g. -l 1 2 (0, the background, adds nothing useful)',
+    reference: { flag: '-ref', type: 'string', help: 'folder with the reference segmentations', required: true },
+    prediction: {
+      flag: '-pred',
+      type: 'string',
+      help: 'folder with the predicted segmentations (same file names)',
       required: true,
     },
-    '--advanced': { kind: 'flag', help: 'also compute the Hausdorff Distance 95 (mm), as v1 advanced=True' },
+    labels: {
+      flag: '-l',
+      type: 'strings',
+      help: 'label values to evaluate, e.g. -l 1 2 (0, the background, adds nothing useful)',
+      parse: (values, flag) => values.map((v) => parseLabel(v, flag)),
+      required: true,
+    },
+    advanced: {
+      flag: '--advanced',
+      type: 'flag',
+      help: 'also compute the Hausdorff Distance 95 (mm), as v1 advanced=True',
+    },
   },
-};
+});
 
-await runCommand(spec, async (args) => {
-  const labels = (args.get('-l') as string[]).map((v) => {
-    if (!/^-?\d+$/.test(v)) {
-      throw new NnunetError('ERR_ARGUMENT', `option -l needs integer labels, got "${v}" (see ${spec.name} -h).`);
-    }
-    return Number(v);
-  });
+function parseLabel(text: string, flag: string): number {
+  if (!/^-?\d+$/.test(text)) {
+    throw new NnunetError(
+      'ERR_ARGUMENT',
+      `option ${flag} needs integer labels, got "${text}" (see ${command.name} -h).`,
+    );
+  }
+  return Number(text);
+}
+
+await runCommand(command, async (args) => {
   const bar = new ProgressBar('evaluating');
   let last: [number, number] = [0, 0];
-  const r = await evaluateFolder(args.get('-ref') as string, args.get('-pred') as string, labels, {
-    advanced: args.get('--advanced') === true,
+  const r = await evaluateFolder(args.reference, args.prediction, args.labels, {
+    advanced: args.advanced,
     onProgress: (d, t) => {
       last = [d, t];
       bar.update(d, t);

@@ -1,38 +1,69 @@
 #!/usr/bin/env node
 import { NnunetError } from '../errors.js';
 import { planAndPreprocess } from '../pipeline/plan-and-preprocess.js';
-import type { CommandSpec } from './args.js';
+import { defineCommand } from './args.js';
 import { ProgressBar } from './progress.js';
 import { runCommand } from './run.js';
 
-const spec: CommandSpec = {
+const command = defineCommand({
   name: 'nnUNet_plan_and_preprocess',
   summary:
     'Verifies (optional), crops and fingerprints raw tasks, then plans them (3-D and 2-D planners,\n' +
     'nnUNetPlansv2.1_plans_3D.json / _2D.json) and preprocesses every stage into $nnUNet_preprocessed/TASK.',
   options: {
-    '-t': { kind: 'strings', help: 'task ids or names (4, 004, Task004_Hippocampus)', required: true },
-    '-pl3d': { kind: 'string', help: '3-D experiment planner, or None (default ExperimentPlanner3D_v21)' },
-    '--planner3d': { kind: 'string', help: 'same as -pl3d' },
-    '-pl2d': { kind: 'string', help: '2-D experiment planner, or None (default ExperimentPlanner2D_v21)' },
-    '--planner2d': { kind: 'string', help: 'same as -pl2d' },
-    '-no_pp': { kind: 'flag', help: 'plan only, do not preprocess' },
-    '-tl': { kind: 'int', help: 'worker threads for low-resolution preprocessing (default 8)' },
-    '-tf': {
-      kind: 'int',
-      help: 'worker threads for cropping, fingerprint and full-resolution preprocessing (default 8)',
+    tasks: { flag: '-t', type: 'strings', help: 'task ids or names (4, 004, Task004_Hippocampus)', required: true },
+    planner3d: {
+      flag: '-pl3d',
+      aliases: ['--planner3d'],
+      type: 'string',
+      help: '3-D experiment planner, or None (default ExperimentPlanner3D_v21)',
+      parse: planner,
     },
-    '--verify_dataset_integrity': { kind: 'flag', help: 'check the raw data first (recommended on a new dataset)' },
-    '-overwrite_plans': { kind: 'string', help: 'plans file to take instead of planning (not supported yet)' },
-    '-overwrite_plans_identifier': { kind: 'string', help: 'identifier for -overwrite_plans (not supported yet)' },
+    planner2d: {
+      flag: '-pl2d',
+      aliases: ['--planner2d'],
+      type: 'string',
+      help: '2-D experiment planner, or None (default ExperimentPlanner2D_v21)',
+      parse: planner,
+    },
+    noPreprocessing: { flag: '-no_pp', type: 'flag', help: 'plan only, do not preprocess' },
+    workersLowres: {
+      flag: '-tl',
+      type: 'int',
+      help: 'worker threads for low-resolution preprocessing',
+      default: 8,
+    },
+    workersFullres: {
+      flag: '-tf',
+      type: 'int',
+      help: 'worker threads for cropping, fingerprint and full-resolution preprocessing',
+      default: 8,
+    },
+    verifyDatasetIntegrity: {
+      flag: '--verify_dataset_integrity',
+      type: 'flag',
+      help: 'check the raw data first (recommended on a new dataset)',
+    },
+    overwritePlans: {
+      flag: '-overwrite_plans',
+      type: 'string',
+      help: 'plans file to take instead of planning (not supported yet)',
+    },
+    overwritePlansIdentifier: {
+      flag: '-overwrite_plans_identifier',
+      type: 'string',
+      help: 'identifier for -overwrite_plans (not supported yet)',
+    },
   },
-};
+});
 
-const planner = (v: unknown): string | null | undefined =>
-  v === undefined ? undefined : v === 'None' ? null : String(v);
+/** v1's planner option: a class name, or None to skip that planner. */
+function planner(text: string): string | null {
+  return text === 'None' ? null : text;
+}
 
-await runCommand(spec, async (args) => {
-  if (args.has('-overwrite_plans') || args.has('-overwrite_plans_identifier')) {
+await runCommand(command, async (args) => {
+  if (args.overwritePlans !== undefined || args.overwritePlansIdentifier !== undefined) {
     throw new NnunetError(
       'ERR_ARGUMENT',
       '-overwrite_plans is not supported in this version yet: plan without it, or copy the plans file into $nnUNet_preprocessed/TASK by hand.',
@@ -46,17 +77,14 @@ await runCommand(spec, async (args) => {
     if (bar !== undefined) bar.finish(...last);
     bar = undefined;
   };
-  const p3 = planner(args.get('-pl3d') ?? args.get('--planner3d'));
-  const p2 = planner(args.get('-pl2d') ?? args.get('--planner2d'));
-  const tf = args.get('-tf') as number | undefined;
-  const tl = args.get('-tl') as number | undefined;
-  const outcomes = await planAndPreprocess(args.get('-t') as string[], {
+  const { planner3d: p3, planner2d: p2 } = args;
+  const outcomes = await planAndPreprocess(args.tasks, {
     ...(p3 !== undefined ? { planner3d: p3 } : {}),
     ...(p2 !== undefined ? { planner2d: p2 } : {}),
-    verifyDatasetIntegrity: args.get('--verify_dataset_integrity') === true,
-    noPreprocessing: args.get('-no_pp') === true,
-    workersFullres: tf ?? 8,
-    workersLowres: tl ?? 8,
+    verifyDatasetIntegrity: args.verifyDatasetIntegrity,
+    noPreprocessing: args.noPreprocessing,
+    workersFullres: args.workersFullres,
+    workersLowres: args.workersLowres,
     onWarning: (message) => {
       close();
       process.stderr.write(`warning: ${message}\n`);

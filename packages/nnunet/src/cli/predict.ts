@@ -5,11 +5,11 @@ import { NnunetError } from '../errors.js';
 import { parseConfiguration } from '../model/configuration.js';
 import { DEFAULT_CASCADE_TRAINER, DEFAULT_PLANS_IDENTIFIER, DEFAULT_TRAINER } from '../model/layout.js';
 import { predictTask } from '../pipeline/predict.js';
-import type { CommandSpec } from './args.js';
+import { defineCommand } from './args.js';
 import { ProgressBar } from './progress.js';
 import { runCommand } from './run.js';
 
-const spec: CommandSpec = {
+const command = defineCommand({
   name: 'nnUNet_predict',
   summary:
     'Segments every case of an input folder (CASE_XXXX.nii.gz, one file per modality) with a trained model\n' +
@@ -17,53 +17,88 @@ const spec: CommandSpec = {
     '-m 3d_cascade_fullres uses <-ctr>__<-p> and the 3d_lowres segmentations of -l; without -l the\n' +
     '3d_lowres model (<-tr>) predicts them first into OUTPUT/3d_lowres_predictions.',
   options: {
-    '-i': { kind: 'string', help: 'input folder', required: true },
-    '-o': { kind: 'string', help: 'output folder (created if needed)', required: true },
-    '-t': { kind: 'string', help: 'task id or name', required: true },
-    '-tr': {
-      kind: 'string',
+    input: { flag: '-i', type: 'string', help: 'input folder', required: true },
+    output: { flag: '-o', type: 'string', help: 'output folder (created if needed)', required: true },
+    task: { flag: '-t', type: 'string', help: 'task id or name', required: true },
+    trainer: {
+      flag: '-tr',
+      type: 'string',
       help: `trainer class (default ${DEFAULT_TRAINER}); with 3d_cascade_fullres and no -l, the 3d_lowres trainer`,
     },
-    '-ctr': { kind: 'string', help: `cascade trainer for 3d_cascade_fullres (default ${DEFAULT_CASCADE_TRAINER})` },
-    '-m': { kind: 'string', help: '2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres (default 3d_fullres)' },
-    '-p': { kind: 'string', help: `plans identifier (default ${DEFAULT_PLANS_IDENTIFIER})` },
-    '-f': { kind: 'strings', help: 'folds to use (default: all trained folds)' },
-    '-z': { kind: 'flag', help: 'also save the softmax as CASE.npz (for nnUNet_ensemble)' },
-    '--save_npz': { kind: 'flag', help: 'same as -z' },
-    '-l': {
-      kind: 'string',
+    cascadeTrainer: {
+      flag: '-ctr',
+      type: 'string',
+      help: `cascade trainer for 3d_cascade_fullres (default ${DEFAULT_CASCADE_TRAINER})`,
+    },
+    configuration: {
+      flag: '-m',
+      type: 'string',
+      help: '2d, 3d_lowres, 3d_fullres or 3d_cascade_fullres',
+      parse: parseConfiguration,
+      default: '3d_fullres',
+    },
+    plansIdentifier: { flag: '-p', type: 'string', help: `plans identifier (default ${DEFAULT_PLANS_IDENTIFIER})` },
+    folds: { flag: '-f', type: 'strings', help: 'folds to use (default: all trained folds)' },
+    saveNpz: {
+      flag: '-z',
+      aliases: ['--save_npz'],
+      type: 'flag',
+      help: 'also save the softmax as CASE.npz (for nnUNet_ensemble)',
+    },
+    lowresSegmentations: {
+      flag: '-l',
+      type: 'string',
       help: '3d_cascade_fullres: folder of the 3d_lowres segmentations (CASE.nii.gz); default: predict them first',
     },
-    '--part_id': { kind: 'int', help: 'predict only part PART_ID of NUM_PARTS (for parallel jobs)' },
-    '--num_parts': { kind: 'int', help: 'number of parts' },
-    '--num_threads_preprocessing': { kind: 'int', help: 'accepted for v1 compatibility' },
-    '--num_threads_nifti_save': { kind: 'int', help: 'accepted for v1 compatibility' },
-    '--disable_tta': { kind: 'flag', help: 'no test-time mirroring (8x faster in 3-D)' },
-    '--overwrite_existing': { kind: 'flag', help: 'predict cases whose output already exists' },
-    '--mode': { kind: 'string', help: 'accepted for v1 compatibility (normal)' },
-    '--all_in_gpu': { kind: 'string', help: 'accepted for v1 compatibility' },
-    '--step_size': { kind: 'string', help: 'sliding-window step as a fraction of the patch (default 0.5)' },
-    '-chk': { kind: 'string', help: 'checkpoint name (default model_final_checkpoint)' },
-    '--disable_mixed_precision': { kind: 'flag', help: 'predict in float32 (the CPU default)' },
-    '--disable_postprocessing': {
-      kind: 'flag',
+    partId: { flag: '--part_id', type: 'int', help: 'predict only part PART_ID of NUM_PARTS (for parallel jobs)' },
+    numParts: { flag: '--num_parts', type: 'int', help: 'number of parts' },
+    numThreadsPreprocessing: {
+      flag: '--num_threads_preprocessing',
+      type: 'int',
+      help: 'accepted for v1 compatibility',
+    },
+    numThreadsNiftiSave: { flag: '--num_threads_nifti_save', type: 'int', help: 'accepted for v1 compatibility' },
+    disableTta: { flag: '--disable_tta', type: 'flag', help: 'no test-time mirroring (8x faster in 3-D)' },
+    overwriteExisting: {
+      flag: '--overwrite_existing',
+      type: 'flag',
+      help: 'predict cases whose output already exists',
+    },
+    mode: { flag: '--mode', type: 'string', help: 'accepted for v1 compatibility (normal)' },
+    allInGpu: { flag: '--all_in_gpu', type: 'string', help: 'accepted for v1 compatibility' },
+    stepSize: {
+      flag: '--step_size',
+      type: 'string',
+      help: 'sliding-window step as a fraction of the patch',
+      parse: parseStepSize,
+      default: 0.5,
+    },
+    checkpoint: { flag: '-chk', type: 'string', help: 'checkpoint name (default model_final_checkpoint)' },
+    disableMixedPrecision: {
+      flag: '--disable_mixed_precision',
+      type: 'flag',
+      help: 'predict in float32 (the CPU default)',
+    },
+    disablePostprocessing: {
+      flag: '--disable_postprocessing',
+      type: 'flag',
       help: "do not apply the model's postprocessing.json (applied by default, as v1 does)",
     },
-    '--device': { kind: 'string', help: 'cpu or cuda (default cpu)' },
+    device: { flag: '--device', type: 'string', choices: ['cpu', 'cuda'], help: 'cpu or cuda', default: 'cpu' },
   },
-};
+});
 
-await runCommand(spec, async (args) => {
+/** The sliding-window step: a fraction of the patch size in (0, 1]. */
+function parseStepSize(text: string, flag: string): number {
+  const step = Number(text);
+  if (!(step > 0 && step <= 1)) throw new NnunetError('ERR_ARGUMENT', `${flag} must be in (0, 1], got ${text}.`);
+  return step;
+}
+
+await runCommand(command, async (args) => {
   // LibTorch starts with one intra-op thread here; use every core unless OMP_NUM_THREADS says otherwise.
   setNumThreads(Number(process.env.OMP_NUM_THREADS) || availableParallelism());
-  const configuration = parseConfiguration((args.get('-m') as string | undefined) ?? '3d_fullres', '-m');
-  const device = (args.get('--device') as string | undefined) ?? 'cpu';
-  if (device !== 'cpu' && device !== 'cuda')
-    throw new NnunetError('ERR_ARGUMENT', `--device must be cpu or cuda, got "${device}".`);
-  const step = Number((args.get('--step_size') as string | undefined) ?? '0.5');
-  if (!(step > 0 && step <= 1))
-    throw new NnunetError('ERR_ARGUMENT', `--step_size must be in (0, 1], got ${args.get('--step_size')}.`);
-  const output = args.get('-o') as string;
+  const { output, device } = args;
   let bar: ProgressBar | undefined;
   let last: [number, number] = [0, 0];
   const closeBar = () => {
@@ -71,25 +106,25 @@ await runCommand(spec, async (args) => {
     bar = undefined;
   };
   const written = await predictTask({
-    input: args.get('-i') as string,
+    input: args.input,
     output,
-    task: args.get('-t') as string,
-    configuration,
-    ...(args.has('-tr') ? { trainer: args.get('-tr') as string } : {}),
-    ...(args.has('-ctr') ? { cascadeTrainer: args.get('-ctr') as string } : {}),
-    ...(args.has('-p') ? { plansIdentifier: args.get('-p') as string } : {}),
-    ...(args.has('-l') ? { lowresSegmentations: args.get('-l') as string } : {}),
-    ...(args.has('-f') ? { folds: args.get('-f') as string[] } : {}),
-    ...(args.has('-chk') ? { checkpoint: args.get('-chk') as string } : {}),
-    ...(args.has('--part_id') ? { partId: args.get('--part_id') as number } : {}),
-    ...(args.has('--num_parts') ? { numParts: args.get('--num_parts') as number } : {}),
-    saveNpz: args.get('-z') === true || args.get('--save_npz') === true,
-    overwriteExisting: args.get('--overwrite_existing') === true,
-    mirror: args.get('--disable_tta') !== true,
-    mixedPrecision: device === 'cuda' && args.get('--disable_mixed_precision') !== true,
+    task: args.task,
+    configuration: args.configuration,
+    ...(args.trainer !== undefined ? { trainer: args.trainer } : {}),
+    ...(args.cascadeTrainer !== undefined ? { cascadeTrainer: args.cascadeTrainer } : {}),
+    ...(args.plansIdentifier !== undefined ? { plansIdentifier: args.plansIdentifier } : {}),
+    ...(args.lowresSegmentations !== undefined ? { lowresSegmentations: args.lowresSegmentations } : {}),
+    ...(args.folds !== undefined ? { folds: args.folds } : {}),
+    ...(args.checkpoint !== undefined ? { checkpoint: args.checkpoint } : {}),
+    ...(args.partId !== undefined ? { partId: args.partId } : {}),
+    ...(args.numParts !== undefined ? { numParts: args.numParts } : {}),
+    saveNpz: args.saveNpz,
+    overwriteExisting: args.overwriteExisting,
+    mirror: !args.disableTta,
+    mixedPrecision: device === 'cuda' && !args.disableMixedPrecision,
     device,
-    stepSize: step,
-    postprocessing: args.get('--disable_postprocessing') !== true,
+    stepSize: args.stepSize,
+    postprocessing: !args.disablePostprocessing,
     log: (line: string) => {
       // Close the case's progress bar first so the message gets its own line.
       closeBar();

@@ -4,19 +4,23 @@ import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { availableModelsJson, availableModelsText } from '../sharing/pretrained-models.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { CommandSpec } from './args.js';
+import { defineCommand } from './args.js';
 import { runCommand } from './run.js';
 
-const spec: CommandSpec = {
+const command = defineCommand({
   name: 'nnUNet_print_available_pretrained_models',
   summary: 'Lists the pretrained models nnU-Net v1 published (install one with nnUNet_download_pretrained_model TASK).',
   options: {
-    '--export': { kind: 'string', help: 'existing folder to also save the list to as available_models.json' },
+    exportFolder: {
+      flag: '--export',
+      type: 'string',
+      help: 'existing folder to also save the list to as available_models.json',
+    },
   },
-};
+});
 
-await runCommand(spec, async (args) => {
-  const folder = args.get('--export') as string | undefined;
+await runCommand(command, async (args) => {
+  const folder = args.exportFolder;
   if (folder !== undefined && !(existsSync(folder) && statSync(folder).isDirectory())) {
     throw new NnunetError('ERR_ARGUMENT', `--export ${folder} is not a folder: give an existing folder.`);
   }

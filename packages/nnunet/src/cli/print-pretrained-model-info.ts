@@ -1,28 +1,18 @@
 #!/usr/bin/env node
 import { NnunetError } from '../errors.js';
 import { findPretrainedModel } from '../sharing/pretrained-models.js';
-import type { CommandSpec } from './args.js';
+import { defineCommand } from './args.js';
 import { runCommand } from './run.js';
 
-const spec: CommandSpec = {
+const command = defineCommand({
   name: 'nnUNet_print_pretrained_model_info',
-  summary:
-    'usage: nnUNet_print_pretrained_model_info TASK_NAME\n' +
-    'Prints what a published pretrained model expects (dataset, input modalities, licence).',
+  summary: 'Prints what a published pretrained model expects (dataset, input modalities, licence).',
+  example: 'nnUNet_print_pretrained_model_info Task004_Hippocampus',
+  positionals: [{ key: 'task', name: 'TASK_NAME', help: 'the task name' }],
   options: {},
-};
+});
 
-// v1 takes the task name as its only positional argument.
-const task = process.argv[2];
-if (task !== undefined && !task.startsWith('-')) process.argv.splice(2, 1);
-
-await runCommand(spec, async () => {
-  if (task === undefined || task.startsWith('-')) {
-    throw new NnunetError(
-      'ERR_ARGUMENT',
-      'give the task name, e.g. nnUNet_print_pretrained_model_info Task004_Hippocampus.',
-    );
-  }
+await runCommand(command, async ({ task }) => {
   const model = findPretrainedModel(task);
   if (model === undefined) {
     throw new NnunetError(

@@ -2,7 +2,17 @@
  * Entry wrapper of every command: user errors (NnunetError, TorchError) print one line and exit
  * 1; anything else is a bug and prints its stack (exit 2).
  */
-import { type CommandSpec, type ParsedArgs, parseArgs, usage } from './args.js';
+import {
+  type Args,
+  argsToMap,
+  type Command,
+  type CommandSpec,
+  commandFromSpec,
+  isCommand,
+  type ParsedArgs,
+  parseArgs,
+  usage,
+} from './args.js';
 
 interface CodedError {
   code: string;
@@ -17,21 +27,31 @@ function isUserError(e: unknown): e is CodedError {
   );
 }
 
-export async function runCommand(spec: CommandSpec, main: (args: ParsedArgs) => Promise<void>): Promise<void> {
+/** Parses process.argv for `command` (printing the usage for -h) and runs `main` with the typed values. */
+export async function runCommand<C extends Command>(command: C, main: (args: Args<C>) => Promise<void>): Promise<void>;
+/** @deprecated The untyped form, kept for src/demo/hippocampus.ts: `main` gets the options given, by name. */
+export async function runCommand(spec: CommandSpec, main: (args: ParsedArgs) => Promise<void>): Promise<void>;
+export async function runCommand(
+  spec: Command | CommandSpec,
+  main: ((args: Args<Command>) => Promise<void>) | ((args: ParsedArgs) => Promise<void>),
+): Promise<void> {
+  const command = isCommand(spec) ? spec : commandFromSpec(spec);
   try {
-    const args = parseArgs(spec, process.argv.slice(2));
+    const args = parseArgs(command, process.argv.slice(2));
     if (args === null) {
-      process.stdout.write(`${usage(spec)}\n`);
+      process.stdout.write(`${usage(command)}\n`);
       return;
     }
-    await main(args);
+    // The overloads above pair a CommandSpec with a main that takes the Map, a Command with one that takes Args.
+    if (isCommand(spec)) await (main as (args: Args<Command>) => Promise<void>)(args);
+    else await (main as (args: ParsedArgs) => Promise<void>)(argsToMap(args));
   } catch (e) {
     if (isUserError(e)) {
-      process.stderr.write(`${spec.name}: ${e.message}\n`);
+      process.stderr.write(`${command.name}: ${e.message}\n`);
       process.exitCode = 1;
     } else {
       process.stderr.write(
-        `${spec.name}: internal error, please report it:\n${e instanceof Error ? e.stack : String(e)}\n`,
+        `${command.name}: internal error, please report it:\n${e instanceof Error ? e.stack : String(e)}\n`,
       );
       process.exitCode = 2;
     }
