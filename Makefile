@@ -1,5 +1,5 @@
 # The two commands: `make demo` and `make test`. Both install what is missing first.
-.PHONY: build test demo demo-engine bench lint format clean
+.PHONY: build test check-install demo demo-engine bench lint format clean pack
 
 build:
 	bash scripts/setup.sh
@@ -8,6 +8,15 @@ test: build
 	npx biome check .
 	npm run --silent deps
 	npm test --silent
+	bash scripts/check-install.sh
+
+# The commands from a fresh build's bin folder and from a global install of the packed tarballs.
+check-install: build
+	bash scripts/check-install.sh
+
+# The two packages as tarballs in dist-packages/ (install both with one npm install -g, see README).
+pack: build
+	mkdir -p dist-packages && npm pack --pack-destination dist-packages -w @nnunet/torch -w nnunet
 
 # The whole nnU-Net workflow on the bundled hippocampus cases (~20 min on 2 cores); DEMO_ARGS=--long for more.
 demo: build

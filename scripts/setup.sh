@@ -49,7 +49,9 @@ if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 stamp=node_modules/.nnunet-ci-stamp
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   say "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # --ignore-scripts: the addon (the install script of @nnunet/torch) is built below, once, with
+  # its output visible; no other dependency needs an install script.
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
   touch "$stamp"
 fi
 
@@ -57,5 +59,11 @@ fi
 say "building the LibTorch addon"
 npm run --silent build:addon -w @nnunet/torch
 say "compiling TypeScript"
+# A clean output: a module removed or moved in src/ must not survive in dist/ (tests would still
+# import the stale copy).
+rm -rf packages/torch/dist packages/nnunet/dist
 npx tsc -p packages/torch && npx tsc -p packages/nnunet
-chmod +x packages/nnunet/dist/src/cli/*.js
+# npm links a package's commands at `npm ci`, before tsc has written them, and skips missing
+# targets: link the nnUNet_* commands into node_modules/.bin now that they exist (also makes them
+# executable).
+npm rebuild --ignore-scripts --no-audit --no-fund --loglevel=error nnunet

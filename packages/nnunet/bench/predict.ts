@@ -39,9 +39,11 @@ import { readNpy, writeNpy } from '../src/io/npy.js';
 import { trainerFolderPath } from '../src/model/layout.js';
 import type { Plans } from '../src/model/plans.js';
 import { planAndPreprocess } from '../src/pipeline/plan-and-preprocess.js';
-import { plansFileName, readPlans } from '../src/planning/plan-from-fingerprint.js';
+import { plansFileName } from '../src/planning/plan-from-fingerprint.js';
+import { readPlans } from '../src/model/plans.js';
 
 import { preprocessArrays, settingsFromPlans } from '../src/preprocessing/preprocess.js';
+import { product } from '../src/util/shape.js';
 import { inScratchFolder, requireMsdTask, requirePositiveInt } from './common.js';
 
 const SEED = 12345;
@@ -116,14 +118,7 @@ async function prepare(work: string): Promise<void> {
     const C = (pre.shape[0] as number) - 1;
     const shape = [C, ...pre.shape.slice(1)];
     const path = join(arrays, `${c.id}_input.npy`);
-    writeNpy(
-      path,
-      pre.data.subarray(
-        0,
-        shape.reduce((a, b) => a * b, 1),
-      ),
-      shape,
-    );
+    writeNpy(path, pre.data.subarray(0, product(shape)), shape);
     cases.push({ id: c.id, files: c.files, input: path, shape });
   }
   const prepared: Prepared = {

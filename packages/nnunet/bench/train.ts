@@ -43,12 +43,13 @@ import { unetConfigFromPlans } from '../src/network/from-plans.js';
 import { GenericUNet } from '../src/network/generic-unet.js';
 import { initWeightsHe } from '../src/network/init.js';
 import { planAndPreprocess } from '../src/pipeline/plan-and-preprocess.js';
-import { plansFileName, readPlans } from '../src/planning/plan-from-fingerprint.js';
+import { plansFileName } from '../src/planning/plan-from-fingerprint.js';
+import { readPlans } from '../src/model/plans.js';
 import { type AugmentationParams, trainerV2AugmentationParams } from '../src/training/augmentation/index.js';
 import { BatchProducer } from '../src/training/batch-producer.js';
 import { loadDataset } from '../src/training/data-loader.js';
 import { batchDiceFor, deepSupervisionLoss, downsampleSegForDeepSupervision } from '../src/training/loss.js';
-import { GRAD_CLIP_NORM, INITIAL_LR, MOMENTUM, WEIGHT_DECAY } from '../src/training/trainer.js';
+import { GRAD_CLIP_NORM, INITIAL_LR, MOMENTUM, WEIGHT_DECAY } from '../src/training/trainer-spec.js';
 import { inScratchFolder, requireMsdTask, requirePositiveInt } from './common.js';
 
 const SEED = 12345;

@@ -1,4 +1,5 @@
 /** Shared helpers for the nnunet tests. */
+import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,4 +14,24 @@ export const HIPPOCAMPUS = join(PACKAGE_ROOT, '..', '..', 'data', 'Task04_Hippoc
 
 export function tempDir(prefix = 'nnunet-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Asserts |a - e| <= atol + rtol |e| everywhere; returns the largest |a - e| and the count of identical values. */
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  { rtol = 0, atol = 1e-6, what = 'value' }: { rtol?: number; atol?: number; what?: string } = {},
+): { maxAbs: number; identical: number } {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let maxAbs = 0;
+  let identical = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i] as number;
+    const e = expected[i] as number;
+    const d = Math.abs(a - e);
+    if (a === e) identical++;
+    if (!(d <= atol + rtol * Math.abs(e))) assert.fail(`${what}: element ${i} is ${a}, expected ${e}`);
+    if (d > maxAbs) maxAbs = d;
+  }
+  return { maxAbs, identical };
 }

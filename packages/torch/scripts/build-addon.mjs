@@ -1,6 +1,7 @@
 // Configures and builds the native addon with CMake, then regenerates the TypeScript declarations of
 // its ops (scripts/gen-native.mjs). LIBTORCH=/path selects a LibTorch other than Debian's (a folder
-// with share/cmake/Torch, e.g. the torch/ folder of a PyTorch wheel).
+// with share/cmake/Torch, e.g. the torch/ folder of a PyTorch wheel). `--addon-only` (the package's
+// install script: an installed package has compiled declarations and no src/) skips the generation.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -41,6 +42,7 @@ try {
   console.error('Building the LibTorch addon failed (see the compiler output above).');
   process.exit(1);
 }
+if (process.argv.includes('--addon-only')) process.exit(0);
 // The build's own addon, even when TORCH_NODE_ADDON points the runtime at another one.
 const env = { ...process.env, TORCH_NODE_ADDON: join(build, 'torch_node.node') };
 try {

@@ -9,13 +9,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TorchError } from './errors.js';
+import type { Handle } from './handle.js';
 import type { NativeOps } from './native-ops.generated.js';
 
-declare const handleBrand: unique symbol;
-/** Opaque native tensor handle (an N-API external owning one at::Tensor). */
-export type Handle = { readonly [handleBrand]: 'tensor' };
-declare const genBrand: unique symbol;
-export type GenHandle = { readonly [genBrand]: 'generator' };
+export type { GenHandle, Handle } from './handle.js';
 
 /**
  * The exports written as raw N-API callbacks rather than TN_FN ops, so not generated: dispose

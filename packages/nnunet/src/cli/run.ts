@@ -2,17 +2,7 @@
  * Entry wrapper of every command: user errors (NnunetError, TorchError) print one line and exit
  * 1; anything else is a bug and prints its stack (exit 2).
  */
-import {
-  type Args,
-  argsToMap,
-  type Command,
-  type CommandSpec,
-  commandFromSpec,
-  isCommand,
-  type ParsedArgs,
-  parseArgs,
-  usage,
-} from './args.js';
+import { type Args, type Command, parseArgs, usage } from './args.js';
 
 interface CodedError {
   code: string;
@@ -28,23 +18,14 @@ function isUserError(e: unknown): e is CodedError {
 }
 
 /** Parses process.argv for `command` (printing the usage for -h) and runs `main` with the typed values. */
-export async function runCommand<C extends Command>(command: C, main: (args: Args<C>) => Promise<void>): Promise<void>;
-/** @deprecated The untyped form, kept for src/demo/hippocampus.ts: `main` gets the options given, by name. */
-export async function runCommand(spec: CommandSpec, main: (args: ParsedArgs) => Promise<void>): Promise<void>;
-export async function runCommand(
-  spec: Command | CommandSpec,
-  main: ((args: Args<Command>) => Promise<void>) | ((args: ParsedArgs) => Promise<void>),
-): Promise<void> {
-  const command = isCommand(spec) ? spec : commandFromSpec(spec);
+export async function runCommand<C extends Command>(command: C, main: (args: Args<C>) => Promise<void>): Promise<void> {
   try {
     const args = parseArgs(command, process.argv.slice(2));
     if (args === null) {
       process.stdout.write(`${usage(command)}\n`);
       return;
     }
-    // The overloads above pair a CommandSpec with a main that takes the Map, a Command with one that takes Args.
-    if (isCommand(spec)) await (main as (args: Args<Command>) => Promise<void>)(args);
-    else await (main as (args: ParsedArgs) => Promise<void>)(argsToMap(args));
+    await main(args);
   } catch (e) {
     if (isUserError(e)) {
       process.stderr.write(`${command.name}: ${e.message}\n`);

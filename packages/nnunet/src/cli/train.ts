@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import { parseConfiguration, parseFold } from '../model/configuration.js';
-import { trainFold } from '../training/trainer.js';
+import { trainFold } from '../pipeline/train-fold.js';
 import { defineCommand } from './args.js';
 import { ProgressBar } from './progress.js';
 import { runCommand } from './run.js';

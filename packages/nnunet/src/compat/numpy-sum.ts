@@ -3,7 +3,7 @@
  * scores and average surface distances equal nnU-Net v1's to the last bit: pairwise summation
  * (blocks of 128 with eight accumulators, numpy/core/src/umath/loops_utils.h) inside each
  * 8192-element buffer the reduction hands over, buffers added in order. The float32 twin lives in
- * fingerprint/stats.ts.
+ * compat/float32-stats.ts.
  */
 
 /** NumPy's pairwise float64 sum of a[lo, hi). */

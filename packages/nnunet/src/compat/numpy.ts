@@ -97,13 +97,6 @@ export function argsortLast(values: readonly number[]): number {
   return best;
 }
 
-/** np.prod of a short array: a left-to-right product (NumPy's multiply.reduce has no pairwise step). */
-export function product(values: readonly number[]): number {
-  let p = 1;
-  for (const v of values) p *= v;
-  return p;
-}
-
 /** np.sum / np.mean of a short (< 8 elements) float64 array: a left-to-right sum. */
 export function sumInOrder(values: readonly number[]): number {
   let s = 0;

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CommandSpec } from '../cli/args.js';
+import { defineCommand } from '../cli/args.js';
 import { runCommand } from '../cli/run.js';
 import { NnunetError } from '../errors.js';
 import { plotPredictionOverlays } from '../visualisation/overlay.js';
@@ -276,42 +276,53 @@ function chosenCommands(summaryFolder: string): { command: string; args: string[
   });
 }
 
-const spec: CommandSpec = {
+const command = defineCommand({
   name: 'nnunet-demo',
   summary:
     'Runs the whole nnU-Net workflow on the bundled hippocampus cases (about 20 minutes on 2 CPU cores):\n' +
     'convert, verify, plan, preprocess, train, choose the configuration, predict held-out cases, evaluate.',
   options: {
-    '--workspace': { kind: 'string', help: 'folder for all outputs, replaced on each run (default demo-output)' },
-    '--long': { kind: 'flag', help: 'a longer budget (hours): 100 x 50 iterations, 2d as well' },
-    '--epochs': { kind: 'int', help: `training epochs (default ${DEFAULT_BUDGET.epochs})` },
-    '--iters-per-epoch': { kind: 'int', help: `iterations per epoch (default ${DEFAULT_BUDGET.itersPerEpoch})` },
-    '--val-iters-per-epoch': {
-      kind: 'int',
+    workspace: {
+      flag: '--workspace',
+      type: 'string',
+      help: 'folder for all outputs, replaced on each run (default demo-output)',
+    },
+    long: { flag: '--long', type: 'flag', help: 'a longer budget (hours): 100 x 50 iterations, 2d as well' },
+    epochs: { flag: '--epochs', type: 'int', min: 1, help: `training epochs (default ${DEFAULT_BUDGET.epochs})` },
+    itersPerEpoch: {
+      flag: '--iters-per-epoch',
+      type: 'int',
+      min: 1,
+      help: `iterations per epoch (default ${DEFAULT_BUDGET.itersPerEpoch})`,
+    },
+    valItersPerEpoch: {
+      flag: '--val-iters-per-epoch',
+      type: 'int',
+      min: 0,
       help: `validation batches per epoch (default ${DEFAULT_BUDGET.valItersPerEpoch})`,
     },
-    '--test-cases': { kind: 'int', help: 'held-out labelled cases (default 4)' },
-    '--train-cases': { kind: 'int', help: 'training cases (default: all others)' },
-    '--seed': { kind: 'int', help: 'seed of the training run (default 12345)' },
+    testCases: { flag: '--test-cases', type: 'int', min: 1, default: 4, help: 'held-out labelled cases' },
+    trainCases: { flag: '--train-cases', type: 'int', min: 0, default: 0, help: 'training cases (0: all others)' },
+    seed: { flag: '--seed', type: 'int', default: 12345, help: 'seed of the training run' },
   },
-};
+});
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await runCommand(spec, async (args) => {
-    const base = args.get('--long') === true ? LONG_BUDGET : DEFAULT_BUDGET;
+  await runCommand(command, async (args) => {
+    const base = args.long ? LONG_BUDGET : DEFAULT_BUDGET;
     const budget: DemoBudget = {
       ...base,
-      epochs: (args.get('--epochs') as number | undefined) ?? base.epochs,
-      itersPerEpoch: (args.get('--iters-per-epoch') as number | undefined) ?? base.itersPerEpoch,
-      valItersPerEpoch: (args.get('--val-iters-per-epoch') as number | undefined) ?? base.valItersPerEpoch,
+      epochs: args.epochs ?? base.epochs,
+      itersPerEpoch: args.itersPerEpoch ?? base.itersPerEpoch,
+      valItersPerEpoch: args.valItersPerEpoch ?? base.valItersPerEpoch,
     };
     const r = await runDemo({
-      workspace: (args.get('--workspace') as string | undefined) ?? join(REPO_ROOT, 'demo-output'),
+      workspace: args.workspace ?? join(REPO_ROOT, 'demo-output'),
       source: join(REPO_ROOT, 'data', 'Task04_Hippocampus'),
-      testCases: (args.get('--test-cases') as number | undefined) ?? 4,
-      trainCases: (args.get('--train-cases') as number | undefined) ?? 0,
+      testCases: args.testCases,
+      trainCases: args.trainCases,
       budget,
-      seed: (args.get('--seed') as number | undefined) ?? 12345,
+      seed: args.seed,
     });
     const names: Record<string, string> = { '1': 'Anterior', '2': 'Posterior' };
     const lines = ['', 'Held-out cases, mean Dice:', 'label  structure   Dice'];

@@ -13,6 +13,7 @@
 import { percentileOfSorted } from '../compat/numpy.js';
 import { numpyMean } from '../compat/numpy-sum.js';
 import { NnunetError } from '../errors.js';
+import { product } from '../util/shape.js';
 
 /** Distances in both directions: from the test border to the reference border and back. */
 export interface SurfaceDistancePair {
@@ -23,7 +24,7 @@ export interface SurfaceDistancePair {
 }
 
 function checkShape(what: string, mask: ArrayLike<number>, shape: readonly number[], spacing: readonly number[]): void {
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = product(shape);
   if (mask.length !== n) {
     throw new NnunetError(
       'ERR_ARGUMENT',
@@ -216,7 +217,7 @@ export function surfaceDistances(
 function crop(mask: ArrayLike<number>, shape: readonly number[], lo: readonly number[], box: readonly number[]) {
   const nd = shape.length;
   const strides = stridesOf(shape);
-  const n = box.reduce((a, b) => a * b, 1);
+  const n = product(box);
   const out = new Uint8Array(n);
   const coord = new Array<number>(nd).fill(0);
   for (let j = 0; j < n; j++) {

@@ -11,6 +11,7 @@ import { readDatasetJson } from '../io/dataset-json.js';
 import { readNpy } from '../io/npy.js';
 import type { CroppedProperties, DatasetProperties, IntensityStats, ModalityIntensities } from '../model/properties.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { product } from '../util/shape.js';
 
 /** v1 samples every 10th foreground voxel for the intensity statistics. */
 export const FOREGROUND_SAMPLE_STRIDE = 10;
@@ -32,7 +33,7 @@ export function readCroppedProperties(folder: string, id: string): CroppedProper
  * channel) is > 0, in C order, as v1's `modality[seg > 0][::10]`.
  */
 export function foregroundSamples(data: Float32Array, shape: readonly number[], modality: number): Float32Array {
-  const n = shape.slice(1).reduce((a, b) => a * b, 1);
+  const n = product(shape.slice(1));
   const seg = data.subarray(((shape[0] as number) - 1) * n);
   const img = data.subarray(modality * n, (modality + 1) * n);
   const out: number[] = [];
@@ -112,8 +113,8 @@ export function analyzeDataset(folder: string, options: AnalyzeOptions = {}): Da
   const size_reductions: Record<string, number> = {};
   ids.forEach((id, i) => {
     const p = props[i] as CroppedProperties;
-    const before = p.original_size_of_raw_data.reduce((a, b) => a * b, 1);
-    const after = p.size_after_cropping.reduce((a, b) => a * b, 1);
+    const before = product(p.original_size_of_raw_data);
+    const after = product(p.size_after_cropping);
     size_reductions[id] = after / before;
   });
   const out: DatasetProperties = {

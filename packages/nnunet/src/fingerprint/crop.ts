@@ -5,6 +5,7 @@
  * Arrays are (z, y, x) in C order; the bounding box is half-open [start, end) per axis.
  */
 import type { Volume, VoxelArray } from '../io/image.js';
+import { product } from '../util/shape.js';
 
 export type Box = [number, number][];
 
@@ -65,7 +66,7 @@ export function boundingBox(mask: Uint8Array, shape: readonly number[]): Box {
   const dims = shape.length;
   const lo = shape.map((s) => s);
   const hi = shape.map(() => -1);
-  const strides = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+  const strides = shape.map((_, d) => product(shape.slice(d + 1)));
   for (let i = 0; i < mask.length; i++) {
     if (mask[i] === 0) continue;
     let r = i;
@@ -112,7 +113,7 @@ export interface CroppedCase {
  */
 export function cropCase(images: readonly Volume[], seg: Volume | null): CroppedCase {
   const shape = (images[0] as Volume).shape;
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = product(shape);
   const mask = fillHoles(
     nonzeroMask(
       images.map((v) => v.data as ArrayLike<number>),

@@ -5,6 +5,7 @@
  */
 import { NnunetError } from '../errors.js';
 import type { Plans } from '../model/plans.js';
+import { product } from '../util/shape.js';
 
 /** The foreground labels whose one-hot channels the cascade network takes (v1: 1 .. num_classes). */
 export function cascadeLabels(plans: Pick<Plans, 'num_classes'>): number[] {
@@ -32,7 +33,7 @@ export function appendOneHot(
   labels: readonly number[],
 ): { data: Float32Array; shape: number[] } {
   const [C, ...spatial] = shape as [number, ...number[]];
-  const n = spatial.reduce((a, b) => a * b, 1);
+  const n = product(spatial);
   if (prev.length !== n)
     throw new NnunetError(
       'ERR_DATASET',

@@ -23,6 +23,7 @@ import { fromFloat16Bits, readNpzRaw, toFloat16Bits } from '../io/npz.js';
 import { readPostprocessingJson } from '../postprocessing/connected-components.js';
 import { applyPostprocessingToFolder } from '../postprocessing/determine.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { product } from '../util/shape.js';
 import { type PoolOptions, runPool } from '../util/worker-pool.js';
 import { type ExportProperties, softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from './export.js';
 import { readV1CaseProperties } from './v1-model.js';
@@ -47,7 +48,7 @@ export function readSoftmaxNpz(path: string): SoftmaxArray {
   }
   const { descr, shape, dataOffset } = parseNpyHeader(member, path);
   const data = member.subarray(dataOffset);
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = product(shape);
   if (descr === '<f2') {
     if (data.length < 2 * n)
       throw new NnunetError('ERR_DATASET', `${path}: the softmax array is truncated; recreate the file.`);

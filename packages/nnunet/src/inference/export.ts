@@ -11,6 +11,7 @@ import { type Volume, writeImage } from '../io/image.js';
 import { toFloat16Bits, writeNpz } from '../io/npz.js';
 import { transposeSpatial } from '../preprocessing/preprocess.js';
 import { doSeparateZ, lowResAxis, resampleDataOrSeg } from '../preprocessing/resample.js';
+import { product } from '../util/shape.js';
 
 /** The per-case properties the export needs (written by cropping and preprocessing). */
 export interface ExportProperties {
@@ -86,9 +87,9 @@ export function softmaxToSegmentation(
   const K = pshape[0] as number;
   const cropped = props.size_after_cropping;
   const full = props.original_size_of_raw_data;
-  const nIn = pshape.slice(1).reduce((a, b) => a * b, 1);
-  const nCrop = cropped.reduce((a, b) => a * b, 1);
-  const nFull = full.reduce((a, b) => a * b, 1);
+  const nIn = product(pshape.slice(1));
+  const nCrop = product(cropped);
+  const nFull = product(full);
   const needsResampling = pshape.slice(1).some((s, i) => s !== cropped[i]);
   const axis = needsResampling ? exportSeparateZAxis(props, o.forceSeparateZ ?? null) : null;
   const bbox = props.crop_bbox ?? full.map((s) => [0, s] as [number, number]);
@@ -154,7 +155,7 @@ export async function writeSegmentation(
   props: ExportProperties,
   path: string,
 ): Promise<void> {
-  if (segmentation.length !== shape.reduce((a, b) => a * b, 1)) {
+  if (segmentation.length !== product(shape)) {
     throw new NnunetError('ERR_ARGUMENT', `Cannot write ${path}: the segmentation does not match its shape.`);
   }
   const volume: Volume = {

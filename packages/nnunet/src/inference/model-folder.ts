@@ -20,6 +20,7 @@ import {
   type CheckpointMeta,
   DEFAULT_TRAINER,
   defaultMirrorAxes,
+  foldFolderPath,
   stageForConfiguration,
   V1_CHECKPOINT_SUFFIX,
   V1_PLANS_FILE,
@@ -49,7 +50,7 @@ export function saveCheckpoint(
   meta: CheckpointMeta,
   name = 'model_final_checkpoint',
 ): string {
-  const folder = join(trainerFolder, `fold_${meta.fold}`);
+  const folder = foldFolderPath(trainerFolder, meta.fold);
   mkdirSync(folder, { recursive: true });
   safetensors.save(join(folder, `${name}.safetensors`), net.stateDict(), { format: CHECKPOINT_FORMAT });
   writeJsonAtomic(join(folder, `${name}.json`), meta);
@@ -62,7 +63,7 @@ export function loadNetwork(
   fold: string,
   checkpoint = 'model_final_checkpoint',
 ): { net: GenericUNet; meta: CheckpointMeta; plans: Plans } {
-  const base = join(trainerFolder, `fold_${fold}`, checkpoint);
+  const base = join(foldFolderPath(trainerFolder, fold), checkpoint);
   const ours = existsSync(`${base}.safetensors`) && existsSync(`${base}.json`);
   if (!ours && existsSync(`${base}${V1_CHECKPOINT_SUFFIX}`)) return loadV1Network(trainerFolder, fold, checkpoint);
   if (!ours) {
@@ -116,7 +117,7 @@ function loadV1Network(
   fold: string,
   checkpoint: string,
 ): { net: GenericUNet; meta: CheckpointMeta; plans: Plans } {
-  const base = join(trainerFolder, `fold_${fold}`, checkpoint);
+  const base = join(foldFolderPath(trainerFolder, fold), checkpoint);
   const modelFile = `${base}${V1_CHECKPOINT_SUFFIX}`;
   const infoFile = `${modelFile}.pkl`;
   const info = existsSync(infoFile) ? readV1ModelInfo(infoFile) : null;

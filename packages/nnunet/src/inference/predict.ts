@@ -23,6 +23,7 @@ import { loadRemoveSave, readPostprocessingJson } from '../postprocessing/connec
 import { preprocessArrays, settingsFromPlans, transposeSpatial } from '../preprocessing/preprocess.js';
 import { resizeSegmentation } from '../preprocessing/resize.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { product } from '../util/shape.js';
 import { appendOneHot, cascadeLabels } from './cascade-input.js';
 import { type ExportResult, softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from './export.js';
 import { loadNetwork, readModelPlans } from './model-folder.js';
@@ -175,7 +176,7 @@ export function predictCroppedCase(
   const pre = preprocessArrays(all, allShape, props, settingsFromPlans(plans, stagePlan.current_spacing));
   let C = (pre.shape[0] as number) - 1;
   const spatial = pre.shape.slice(1);
-  let data = pre.data.subarray(0, C * spatial.reduce((a, b) => a * b, 1));
+  let data = pre.data.subarray(0, C * product(spatial));
   if (model.cascadeLabels !== undefined) {
     if (o.lowresSegmentation === undefined)
       throw new NnunetError(
@@ -241,7 +242,7 @@ function lowresOnPreprocessedGrid(
   for (let z = z0; z < z1; z++)
     for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) cropped[k++] = seg.data[(z * Y + y) * X + x] as number;
   const t = transposeSpatial(cropped, [1, z1 - z0, y1 - y0, x1 - x0], transposeForward);
-  const out = new Float32Array(target.reduce((a, b) => a * b, 1));
+  const out = new Float32Array(product(target));
   resizeSegmentation(t.data, t.shape.slice(1), target, 1, out);
   return out;
 }

@@ -11,7 +11,9 @@
  */
 import { autocast, type Device, F, inferenceMode, type Tensor, tensor, tidy, zeros } from '@nnunet/torch';
 import { roundHalfEven } from '../compat/numpy.js';
+import { pairwiseSumF64 } from '../compat/numpy-sum.js';
 import { NnunetError } from '../errors.js';
+import { product } from '../util/shape.js';
 
 /**
  * A segmentation network as a function: logits [1, K, ...patch] for an input [1, C, ...patch]
@@ -70,12 +72,6 @@ function argError(message: string): NnunetError {
   return new NnunetError('ERR_ARGUMENT', message);
 }
 
-function product(values: readonly number[]): number {
-  let p = 1;
-  for (const v of values) p *= v;
-  return p;
-}
-
 function checkPositiveInts(name: string, values: readonly number[]): void {
   if (!Array.isArray(values) || values.length === 0 || values.some((v) => !Number.isInteger(v) || v < 1)) {
     throw argError(`${name} must be a non-empty list of positive integers, got [${String(values)}]`);
@@ -109,27 +105,6 @@ export function computeSteps(patchSize: readonly number[], imageSize: readonly n
 
 // ---------------------------------------------------------------- Gaussian importance map
 
-/** NumPy's float64 sum of a contiguous array: pairwise, with eight running sums in blocks of up to 128. */
-function numpyPairwiseSum(a: Float64Array, start: number, n: number): number {
-  if (n < 8) {
-    let s = -0;
-    for (let i = 0; i < n; i++) s += a[start + i] as number;
-    return s;
-  }
-  if (n <= 128) {
-    const r = Array.from({ length: 8 }, (_, j) => a[start + j] as number);
-    let i = 8;
-    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] = (r[j] as number) + (a[start + i + j] as number);
-    const [r0, r1, r2, r3, r4, r5, r6, r7] = r as [number, number, number, number, number, number, number, number];
-    let s = r0 + r1 + (r2 + r3) + (r4 + r5 + (r6 + r7));
-    for (; i < n; i++) s += a[start + i] as number;
-    return s;
-  }
-  let half = Math.floor(n / 2);
-  half -= half % 8;
-  return numpyPairwiseSum(a, start, half) + numpyPairwiseSum(a, start + half, n - half);
-}
-
 /**
  * scipy's 1-D Gaussian kernel (_gaussian_kernel1d, order 0): exp(-x^2 / (2 sigma^2)) for
  * x = -radius..radius, with radius = int(4 sigma + 0.5), divided by its NumPy sum.
@@ -142,7 +117,7 @@ function gaussianKernel1d(sigma: number): Float64Array {
     const x = i - radius;
     phi[i] = Math.exp(c * (x * x));
   }
-  const total = numpyPairwiseSum(phi, 0, phi.length);
+  const total = pairwiseSumF64(phi);
   for (let i = 0; i < phi.length; i++) phi[i] = (phi[i] as number) / total;
   return phi;
 }

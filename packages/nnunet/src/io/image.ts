@@ -13,6 +13,7 @@ import { gunzip } from 'node:zlib';
 import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
 import type { Image } from 'itk-wasm';
 import { NnunetError } from '../errors.js';
+import { product } from '../util/shape.js';
 
 export type VoxelType =
   | 'uint8'
@@ -205,7 +206,7 @@ function fromItk(image: Image, path: string): Volume {
   const dim = t.dimension;
   const size = Array.from(image.size);
   const data = image.data as VoxelArray | null;
-  const expected = size.reduce((a, b) => a * b, 1);
+  const expected = product(size);
   if (data === null || data.length !== expected) {
     throw new NnunetError(
       'ERR_IMAGE_READ',
@@ -268,7 +269,7 @@ export async function writeImage(volume: Volume, path: string, options: { compre
 }
 
 function checkVolume(v: Volume, path: string): void {
-  const n = v.shape.reduce((a, b) => a * b, 1);
+  const n = product(v.shape);
   const dim = v.shape.length;
   const bad = (why: string): never => {
     throw new NnunetError('ERR_ARGUMENT', `Cannot write image ${path}: ${why}.`);

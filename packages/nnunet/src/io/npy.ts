@@ -4,6 +4,7 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { NnunetError } from '../errors.js';
+import { product } from '../util/shape.js';
 
 export type NpyArray =
   | Float32Array
@@ -52,7 +53,7 @@ export function npyHeader(descr: string, shape: readonly number[]): Buffer {
 
 /** Writes `data` with `shape` to `path` atomically (temporary file, fsync, rename). */
 export function writeNpy(path: string, data: NpyArray, shape: readonly number[]): void {
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = product(shape);
   if (n !== data.length)
     throw new NnunetError(
       'ERR_ARGUMENT',
@@ -124,7 +125,7 @@ export function readNpy(path: string): { data: NpyArray; shape: number[] } {
   const ctor = DESCR.get(h.descr);
   if (ctor === undefined)
     throw new NnunetError('ERR_DATASET', `${path} holds dtype ${h.descr}, which is not supported.`);
-  const n = h.shape.reduce((a, b) => a * b, 1);
+  const n = product(h.shape);
   if (buf.length - h.dataOffset < n * ctor.BYTES_PER_ELEMENT) {
     throw new NnunetError('ERR_DATASET', `${path} is truncated: delete it and rerun the step that wrote it.`);
   }

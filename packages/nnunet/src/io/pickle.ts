@@ -19,6 +19,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { NnunetError } from '../errors.js';
+import { product } from '../util/shape.js';
 import { fromFloat16Bits } from './npz.js';
 
 /** Keys a pickled dict may have here (Python's hashable scalars). */
@@ -920,7 +921,7 @@ function buildTorchTensor(args: readonly PickleValue[], fail: (why: string) => n
   }
   // Views with more elements than their storage (zero strides, as expand() makes) are refused: a
   // hostile file could otherwise declare a huge shape over a tiny storage.
-  const count = shape.reduce((a, b) => a * b, 1);
+  const count = product(shape);
   if (offset < 0 || (!empty && (last >= storage.numel || count > storage.numel))) {
     fail(
       `a tensor view (offset ${offset}, size [${shape.join(', ')}]) reaches past, or repeats elements of, its storage of ${storage.numel} elements`,
@@ -1005,7 +1006,7 @@ function ndarrayToNested(a: NdArray, walk: (v: PickleValue) => PlainValue, fail:
   const build = (dim: number, offset: number): PlainValue[] => {
     const n = a.shape[dim] as number;
     if (dim === a.shape.length - 1) return flat.slice(offset, offset + n);
-    const inner = a.shape.slice(dim + 1).reduce((x, y) => x * y, 1);
+    const inner = product(a.shape.slice(dim + 1));
     return Array.from({ length: n }, (_, i) => build(dim + 1, offset + i * inner));
   };
   return build(0, 0);

@@ -3,6 +3,8 @@
  * store them in their pickles. Per-axis values are (z, y, x) after `transpose_forward` (2-D patch
  * and kernels: (y, x)); spacings in mm; sizes in voxels.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { NnunetError } from '../errors.js';
 import type { DatasetProperties } from './properties.js';
 
 /** How the preprocessor normalises a modality (v1's determine_normalization_scheme). */
@@ -53,4 +55,14 @@ export interface Plans {
   preprocessor_name: string;
   /** Present in 3-D plans only, as in v1. */
   conv_per_stage?: number;
+}
+
+/** Reads a plans JSON file written by the planners (planning/) (or converted from v1's pickle). */
+export function readPlans(path: string): Plans {
+  if (!existsSync(path))
+    throw new NnunetError(
+      'ERR_NOT_FOUND',
+      `${path} does not exist: run nnUNet_plan_and_preprocess for this task first.`,
+    );
+  return JSON.parse(readFileSync(path, 'utf8')) as Plans;
 }

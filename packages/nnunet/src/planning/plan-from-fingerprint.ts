@@ -51,16 +51,6 @@ export function writePlans(plans: Plans, folder: string, plannerName: string): s
   return path;
 }
 
-/** Reads a plans JSON file written by writePlans (or converted from v1's pickle). */
-export function readPlans(path: string): Plans {
-  if (!existsSync(path))
-    throw new NnunetError(
-      'ERR_NOT_FOUND',
-      `${path} does not exist: run nnUNet_plan_and_preprocess for this task first.`,
-    );
-  return JSON.parse(readFileSync(path, 'utf8')) as Plans;
-}
-
 /**
  * v1's plan_experiment for one task: reads croppedFolder/dataset_properties.json, takes the cases
  * from the cropped files there, plans and writes the plans file into `preprocessedFolder`.

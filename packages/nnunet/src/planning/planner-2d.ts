@@ -5,9 +5,10 @@
  * the plain median (the v2.1 anisotropy rule is 3-D only).
  */
 
-import { product, roundHalfEven } from '../compat/numpy.js';
+import { roundHalfEven } from '../compat/numpy.js';
 import { PLANS_FILE_2D } from '../model/layout.js';
 import type { StagePlan } from '../model/plans.js';
+import { product } from '../util/shape.js';
 import { ExperimentPlanner, type StageRequest } from './experiment-planner.js';
 import { approxVramConsumption, REFERENCE_BATCH_SIZE_2D, VRAM_REFERENCE_2D } from './vram.js';
 

@@ -4,10 +4,11 @@
  * 3d_fullres stage and, for cases much larger than one patch, a 3d_lowres stage for the cascade.
  */
 
-import { argmaxFirst, percentile, percentileColumns, product, roundHalfEven, sumInOrder } from '../compat/numpy.js';
+import { argmaxFirst, percentile, percentileColumns, roundHalfEven, sumInOrder } from '../compat/numpy.js';
 import { PLANS_FILE_3D } from '../model/layout.js';
 import type { StagePlan } from '../model/plans.js';
 import type { DatasetProperties } from '../model/properties.js';
+import { product } from '../util/shape.js';
 import { type DatasetGeometry, ExperimentPlanner, type StageRequest, transpose } from './experiment-planner.js';
 import {
   approxVramConsumption,

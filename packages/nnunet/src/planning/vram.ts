@@ -4,6 +4,7 @@
  * the number of feature-map voxels the network holds, which the planners compare against the value
  * of a reference network known to fit a GPU.
  */
+import { product } from '../util/shape.js';
 
 /** v1's Generic_UNet.use_this_for_batch_size_computation_3D: the estimate of the 3-D reference network (30 base features, batch 2) that fits the GPU. */
 export const VRAM_REFERENCE_3D = 520000000;
@@ -36,7 +37,7 @@ export function approxVramConsumption(
   convPerStage: number,
 ): number {
   const mapSize = [...patchSize];
-  const voxels = () => mapSize.reduce((a, b) => a * b, 1);
+  const voxels = () => product(mapSize);
   let total = (convPerStage * 2 + 1) * voxels() * baseNumFeatures + numModalities * voxels() + numClasses * voxels();
   let features = baseNumFeatures;
   const levels = poolKernels.length;

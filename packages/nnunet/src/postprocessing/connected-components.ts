@@ -10,6 +10,7 @@ import { parsePythonJson } from '../compat/python-json.js';
 import { type PythonLiteral, parsePythonLiteral } from '../compat/python-literal.js';
 import { NnunetError } from '../errors.js';
 import { readImage, type Volume, writeImage } from '../io/image.js';
+import { product } from '../util/shape.js';
 
 /** A class, or a group of classes treated as one region (v1's tuples, e.g. (1, 2) for liver + tumour). */
 export type ClassOrGroup = number | readonly number[];
@@ -45,7 +46,7 @@ export interface Components {
  * order of their first voxel in C order.
  */
 export function labelComponents(mask: ArrayLike<number>, shape: readonly number[]): Components {
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = product(shape);
   if (mask.length !== n) {
     throw new NnunetError(
       'ERR_ARGUMENT',
@@ -196,7 +197,7 @@ export function keepLargestComponent<T extends LabelArray>(
   classesOrGroups: readonly ClassOrGroup[] | null,
   options: KeepLargestOptions = {},
 ): KeepLargestResult<T> {
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = product(shape);
   if (seg.length !== n) {
     throw new NnunetError(
       'ERR_ARGUMENT',

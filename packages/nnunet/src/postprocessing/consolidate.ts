@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } f
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { aggregateScores, readSummaryJson, type SummaryJson } from '../evaluation/evaluator.js';
+import { foldFolderPath } from '../model/layout.js';
 import { ENV_PREPROCESSED } from '../model/paths.js';
 import type { PoolOptions } from '../util/worker-pool.js';
 import {
@@ -52,7 +53,7 @@ export function missingFolds(
   folds: readonly number[],
   validationFolder = 'validation_raw',
 ): number[] {
-  return folds.filter((f) => !isDir(join(trainerFolder, `fold_${f}`, validationFolder)));
+  return folds.filter((f) => !isDir(join(foldFolderPath(trainerFolder, f), validationFolder)));
 }
 
 /** Throws one sentence naming the folds of `trainerFolder` that have no validation folder. */
@@ -84,7 +85,7 @@ export function collectCvNiftis(
   mkdirSync(outputFolder, { recursive: true });
   const names: string[] = [];
   for (const f of folds) {
-    const folder = join(trainerFolder, `fold_${f}`, validationFolder);
+    const folder = join(foldFolderPath(trainerFolder, f), validationFolder);
     for (const n of niftiNames(folder)) {
       copyFileSync(join(folder, n), join(outputFolder, n));
       names.push(n);
@@ -162,7 +163,7 @@ export async function collectAndEvaluateCv(
       `Folds ${folds.join(', ')} of ${trainerFolder} predict ${names.length} of the ${required.length} cases in ${gtFolder} (none for ${unpredicted.slice(0, 3).join(', ')}${unpredicted.length > 3 ? ', ...' : ''}): train all folds first.`,
     );
   }
-  const firstSummary = join(trainerFolder, `fold_${folds[0]}`, validation, 'summary.json');
+  const firstSummary = join(foldFolderPath(trainerFolder, folds[0] ?? 0), validation, 'summary.json');
   if (!existsSync(firstSummary)) {
     throw new NnunetError(
       'ERR_NOT_FOUND',
@@ -217,7 +218,7 @@ export function parseFolds(values: readonly string[]): number[] {
 function foldValidationCases(trainerFolder: string, folds: readonly number[]): Set<string> | null {
   const cases = new Set<string>();
   for (const f of folds) {
-    const file = join(trainerFolder, `fold_${f}`, 'debug.json');
+    const file = join(foldFolderPath(trainerFolder, f), 'debug.json');
     if (!existsSync(file)) return null;
     let val: unknown;
     try {

@@ -13,6 +13,7 @@ import { readNpy, writeNpy } from '../io/npy.js';
 import type { Plans } from '../model/plans.js';
 import type { CroppedProperties } from '../model/properties.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { product } from '../util/shape.js';
 import { runPool } from '../util/worker-pool.js';
 import { sampleClassLocations } from './class-locations.js';
 import { type CtIntensities, normalizeChannel } from './normalize.js';
@@ -84,7 +85,7 @@ export function preprocessArrays(
   const t = transposeSpatial(all, allShape, s.transposeForward);
   const C = (t.shape[0] as number) - 1;
   const spatial = t.shape.slice(1);
-  const n = spatial.reduce((a, b) => a * b, 1);
+  const n = product(spatial);
   const data = t.data.subarray(0, C * n);
   const seg = t.data.subarray(C * n);
   const originalSpacing = s.transposeForward.map((p) => props.original_spacing[p] as number);
@@ -103,7 +104,7 @@ export function preprocessArrays(
     separateZAnisotropyThreshold: 3,
   });
   const newShape = r.shape;
-  const m = newShape.reduce((a, b) => a * b, 1);
+  const m = product(newShape);
   const out = new Float32Array((C + 1) * m);
   out.set(r.data as Float32Array, 0);
   const newSeg = out.subarray(C * m);
@@ -131,7 +132,7 @@ export async function preprocessCase(job: CaseJob): Promise<void> {
   const r = preprocessArrays(all as Float32Array, allShape, props, job);
   const C = (r.shape[0] as number) - 1;
   const spatial = r.shape.slice(1);
-  const m = spatial.reduce((a, b) => a * b, 1);
+  const m = product(spatial);
   const classLocations = sampleClassLocations(r.data.subarray(C * m), spatial, job.allClasses);
   writeNpy(join(job.outFolder, `${job.id}.npy`), r.data, r.shape);
   writeJsonAtomic(join(job.outFolder, `${job.id}.json`), { ...r.properties, class_locations: classLocations });

@@ -13,6 +13,7 @@
 
 import { roundHalfEven } from '../compat/numpy.js';
 import { NnunetError } from '../errors.js';
+import { product } from '../util/shape.js';
 import { resampleLabelsAlongAxis, resizeSegmentation, resizeVolume } from './resize.js';
 import { MAX_SPLINE_ORDER, resampleAxis } from './spline.js';
 
@@ -104,8 +105,6 @@ export interface ResampleOptions {
   /** The low-resolution axis (0, 1 or 2 of z, y, x) to resample separately, or null. */
   separateZAxis: number | null;
 }
-
-const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /**
  * v1's resample_data_or_seg. `data` is [C, Z, Y, X] (`shape`) in C order; returns [C, ...newShape]

@@ -15,9 +15,8 @@
  * 1 reproduce those axes exactly in SciPy too).
  */
 import { NnunetError } from '../errors.js';
+import { product } from '../util/shape.js';
 import { axisTaps, type FloatArray, MAX_SPLINE_ORDER, resampleAxis } from './spline.js';
-
-const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 function checkShapes(
   what: string,

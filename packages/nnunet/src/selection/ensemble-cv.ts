@@ -12,6 +12,7 @@ import { NnunetError } from '../errors.js';
 import { aggregateScores, readSummaryJson, writeSummaryJson } from '../evaluation/evaluator.js';
 import { type MergeJob, npzCaseIds, runMergeJobs } from '../inference/ensemble.js';
 import { readModelPlans } from '../inference/model-folder.js';
+import { foldFolderPath } from '../model/layout.js';
 import { determinePostprocessing } from '../postprocessing/determine.js';
 import type { PoolOptions } from '../util/worker-pool.js';
 
@@ -89,8 +90,8 @@ export async function ensembleCrossValidation(o: CvEnsembleOptions): Promise<CvE
   const jobs: MergeJob[] = [];
   const pairs: Array<{ test: string; reference: string }> = [];
   for (const fold of o.folds) {
-    const v1 = join(o.folder1, `fold_${fold}`, validation);
-    const v2 = join(o.folder2, `fold_${fold}`, validation);
+    const v1 = join(foldFolderPath(o.folder1, fold), validation);
+    const v2 = join(foldFolderPath(o.folder2, fold), validation);
     const ids1 = checkValidationFolder(v1, fold);
     const ids2 = checkValidationFolder(v2, fold);
     if (ids1.join('\n') !== ids2.join('\n')) {

@@ -4,6 +4,7 @@
  * the main thread.
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { product } from '../util/shape.js';
 import type { BatchArrays, BatchTransform, MainMessage, WorkerInit, WorkerMessage } from './batch-producer.js';
 import { batchRandomState, DataLoader, deriveSeed } from './data-loader.js';
 
@@ -50,8 +51,8 @@ async function run(port: MessagePort, init: WorkerInit): Promise<void> {
   try {
     const loader = new DataLoader(init.dataset, init.loader);
     const transform = await loadTransform(init);
-    const dataLength = loader.dataShape.reduce((a, b) => a * b, 1);
-    const segLength = loader.segShape.reduce((a, b) => a * b, 1);
+    const dataLength = product(loader.dataShape);
+    const segLength = product(loader.segShape);
     const scratch =
       transform === null ? null : { data: new Float32Array(dataLength), seg: new Float32Array(segLength) };
     while (!closed) {
@@ -65,7 +66,7 @@ async function run(port: MessagePort, init: WorkerInit): Promise<void> {
       const rng = batchRandomState(init.seed, index);
       const sent: Extract<WorkerMessage, { type: 'batch' }>['arrays'] = [];
       const put = (name: string, shape: readonly number[], source: Float32Array | null): Float32Array => {
-        const n = shape.reduce((a, b) => a * b, 1);
+        const n = product(shape);
         if (source !== null && source.length !== n)
           throw new Error(`The batch transform returned '${name}' with ${source.length} values for shape [${shape}].`);
         const { array, fresh } = slotArray(slot, name, n);

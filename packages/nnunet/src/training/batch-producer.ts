@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { fromShared, type Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
+import { product } from '../util/shape.js';
 import type { CaseRecord, DataLoaderOptions, LoaderBatch } from './data-loader.js';
 
 /** Worker threads by default. */
@@ -335,7 +336,7 @@ export class BatchProducer {
     for (const a of m.arrays) {
       if (a.buffer !== undefined) buffers.set(a.name, a.buffer);
       const buffer = buffers.get(a.name) as SharedArrayBuffer;
-      const n = a.shape.reduce((x, y) => x * y, 1);
+      const n = product(a.shape);
       arrays[a.name] = { data: new Float32Array(buffer, 0, n), shape: a.shape };
     }
     const batch = new ProducedBatch(m.index, m.keys, arrays, () => {

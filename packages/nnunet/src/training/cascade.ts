@@ -23,6 +23,7 @@ import { trainerFolderPath } from '../model/layout.js';
 import type { Plans } from '../model/plans.js';
 import type { GenericUNet } from '../network/generic-unet.js';
 import { resampleDataOrSeg } from '../preprocessing/resample.js';
+import { product } from '../util/shape.js';
 import {
   PRED_NEXT_STAGE_FOLDER,
   readSegFromPrevStage,
@@ -85,8 +86,8 @@ export function softmaxToLabelsOnGrid(
   order = 1,
 ): Uint8Array {
   const [K, ...spatial] = shape as [number, ...number[]];
-  const n = spatial.reduce((a, b) => a * b, 1);
-  const m = targetShape.reduce((a, b) => a * b, 1);
+  const n = product(spatial);
+  const m = product(targetShape);
   if (softmax.length !== K * n)
     throw new NnunetError('ERR_ARGUMENT', `softmax has ${softmax.length} values for shape [${shape.join(', ')}].`);
   const best = new Float32Array(m).fill(Number.NEGATIVE_INFINITY);
@@ -153,7 +154,7 @@ export function predictNextStage(
       const { data, shape } = readNpy(join(o.lowresFolder, `${id}.npy`));
       const C = (shape[0] as number) - 1;
       const spatial = shape.slice(1);
-      const input = (data as Float32Array).subarray(0, C * spatial.reduce((a, b) => a * b, 1));
+      const input = (data as Float32Array).subarray(0, C * product(spatial));
       const nextFile = join(o.nextStageFolder, `${id}.npy`);
       if (!existsSync(nextFile))
         throw new NnunetError(

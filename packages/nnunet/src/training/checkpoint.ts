@@ -10,8 +10,12 @@ import { join } from 'node:path';
 import { safetensors, type Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import type { CheckpointMeta } from '../model/layout.js';
+import { BEST_CHECKPOINT, FINAL_CHECKPOINT, LATEST_CHECKPOINT } from '../model/layout.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import type { FoldContext, FoldModel } from './fold-context.js';
+import { polyLr } from './lr-schedule.js';
 import type { ProgressLog } from './progress-plot.js';
+import { INITIAL_LR } from './trainer-spec.js';
 
 export interface TrainerState {
   epoch: number;
@@ -75,8 +79,68 @@ export function loadTrainingCheckpoint(folder: string, name: string): LoadedChec
 
 /** v1's order when continuing (-c): the final checkpoint, else the latest, else the best. */
 export function checkpointToContinue(folder: string): string | null {
-  for (const name of ['model_final_checkpoint', 'model_latest', 'model_best']) {
+  for (const name of [FINAL_CHECKPOINT, LATEST_CHECKPOINT, BEST_CHECKPOINT]) {
     if (existsSync(join(folder, `${name}.json`))) return name;
   }
   return null;
+}
+
+/** A new run's state: epoch 0, the first epoch's learning rate, empty logs. */
+export function initialTrainerState(maxEpochs: number, seed: number): TrainerState {
+  return {
+    epoch: 0,
+    lr: polyLr(0, maxEpochs, INITIAL_LR),
+    log: { trainLoss: [], valLoss: [], evalMetric: [], evalMetricEma: [] },
+    bestEma: null,
+    optimizer: { options: {}, stepCount: 0 },
+    seed,
+  };
+}
+
+/** The one checkpoint writer of the training loop: the model's weights, optimizer and `state` as `name`. */
+export function writeCheckpoint(ctx: FoldContext, model: FoldModel, state: TrainerState, name: string): void {
+  const opt = model.optimizer.stateDict();
+  saveTrainingCheckpoint(
+    ctx.foldFolder,
+    name,
+    model.net.stateDict(),
+    opt.tensors,
+    { ...model.meta, epoch: state.epoch },
+    {
+      ...state,
+      optimizer: { options: opt.meta.options as unknown as Record<string, unknown>, stepCount: opt.meta.stepCount },
+    },
+  );
+}
+
+/**
+ * Loads the checkpoint v1 continues from (-c), or model_best with `best` (v1's -val --valbest),
+ * into the model's network and optimizer; returns its trainer state.
+ */
+export function resumeFromCheckpoint(ctx: FoldContext, model: FoldModel, o: { best?: boolean } = {}): TrainerState {
+  const found = checkpointToContinue(ctx.foldFolder);
+  if (found === null) {
+    throw new NnunetError(
+      'ERR_NOT_FOUND',
+      `${ctx.foldFolder} has no checkpoint to continue from: train without -c first.`,
+    );
+  }
+  const name = o.best ? BEST_CHECKPOINT : found;
+  const ck = loadTrainingCheckpoint(ctx.foldFolder, name);
+  try {
+    model.net.loadStateDict(ck.weights);
+    if (ck.optimizer.size > 0) {
+      model.optimizer.loadStateDict({
+        tensors: ck.optimizer,
+        meta: {
+          options: { ...(ck.file.state.optimizer.options as object), lr: ck.file.state.lr } as never,
+          stepCount: ck.file.state.optimizer.stepCount,
+        },
+      });
+    }
+  } finally {
+    for (const t of [...ck.weights.values(), ...ck.optimizer.values()]) t.dispose();
+  }
+  ctx.log(`continuing from ${name} at epoch ${ck.file.state.epoch}`);
+  return ck.file.state;
 }

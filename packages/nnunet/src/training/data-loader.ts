@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { LegacyRandomState } from '../compat/random-state.js';
 import { NnunetError } from '../errors.js';
 import { readNpyHeader } from '../io/npy.js';
+import { product } from '../util/shape.js';
 import { type Block, fileReader, memoryReader, Scratch, type VolumeReader } from './data-loader-npy.js';
 import { segFromPrevStagePath, unpackSegFromPrevStage } from './prev-stage.js';
 import { compareCodePoints } from './splits.js';
@@ -172,12 +173,7 @@ export function loadDataset(folder: string, options: LoadDatasetOptions = {}): C
         );
       record.prevStage = { file: prev.file, dataOffset: prev.dataOffset };
     }
-    if (options.inMemory === true)
-      record.array = readWhole(
-        file,
-        header.dataOffset,
-        shape.reduce((a, b) => a * b, 1),
-      );
+    if (options.inMemory === true) record.array = readWhole(file, header.dataOffset, product(shape));
     return record;
   });
 }
@@ -463,7 +459,7 @@ export class DataLoader {
     const B = this.#batchSize;
     const n = this.#cases.length;
     const picks = Array.from({ length: B }, () => rng.interval(n - 1));
-    const P = this.#patch.reduce((a, b) => a * b, 1);
+    const P = product(this.#patch);
     const S = this.hasPrevStage ? 2 : 1;
     const data = out?.data ?? new Float32Array(B * this.#channels * P);
     const seg = out?.seg ?? new Float32Array(B * S * P);
@@ -533,7 +529,7 @@ export class DataLoader {
         : lb.map((l, d) => Math.max(l, (center as number[])[d]! - Math.floor((patch[d] as number) / 2)));
     const start3 = this.#dim === 3 ? start : [slice, ...start];
     const patch3 = this.#dim === 3 ? patch : [1, ...patch];
-    const P = this.#patch.reduce((a, b) => a * b, 1);
+    const P = product(this.#patch);
     const C = this.#channels;
     const reader =
       rec.array !== undefined

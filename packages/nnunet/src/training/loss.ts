@@ -16,6 +16,7 @@
 import { arange, F, noGrad, type Tensor, tensor, tidy } from '@nnunet/torch';
 import { roundHalfEven } from '../compat/numpy.js';
 import { NnunetError } from '../errors.js';
+import type { Configuration } from '../model/configuration.js';
 import { axisTaps } from '../preprocessing/spline.js';
 
 /** Smoothing added to the Dice numerator and denominator (nnUNetTrainer: soft_dice_kwargs smooth). */
@@ -25,16 +26,13 @@ export const DICE_DENOMINATOR_EPS = 1e-8;
 /** Weight of the moving average of the online pseudo Dice: alpha * old + (1 - alpha) * new. */
 export const EVAL_CRITERION_ALPHA = 0.9;
 
-/** The configurations of nnU-Net v1. */
-export type NetworkConfiguration = '2d' | '3d_fullres' | '3d_lowres' | '3d_cascade_fullres';
-
 /**
  * Whether v1 trains this configuration with batch Dice (get_default_configuration): yes for 2d and
  * for the full-resolution networks of a task with a low-resolution stage (3d_fullres of a
  * two-stage plan, 3d_cascade_fullres); no for 3d_lowres and for 3d_fullres of a one-stage plan,
  * which use per-sample Dice. numStages: the number of stages in the 3D plans.
  */
-export function batchDiceFor(network: NetworkConfiguration, numStages: number): boolean {
+export function batchDiceFor(network: Configuration, numStages: number): boolean {
   return (network === '2d' || numStages > 1) && network !== '3d_lowres';
 }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { type NpyArray, parseNpyHeader, readNpyHeader, writeNpy } from '../io/npy.js';
 import { readNpzRaw, writeNpz } from '../io/npz.js';
+import { product } from '../util/shape.js';
 
 /** v1's folder name, beside the lowres trainer's fold folders. */
 export const PRED_NEXT_STAGE_FOLDER = 'pred_next_stage';
@@ -21,7 +22,7 @@ export function segFromPrevStagePath(folder: string, caseId: string): string {
 
 /** Writes a label map as v1's np.savez_compressed(file, data=seg.astype(np.uint8)), atomically. */
 export function writeSegFromPrevStage(path: string, seg: Uint8Array, shape: readonly number[]): void {
-  if (seg.length !== shape.reduce((a, b) => a * b, 1))
+  if (seg.length !== product(shape))
     throw new NnunetError(
       'ERR_ARGUMENT',
       `Cannot write ${path}: ${seg.length} labels for shape [${shape.join(', ')}].`,
@@ -51,7 +52,7 @@ export function readSegFromPrevStage(path: string): { data: Uint8Array; shape: n
   const { descr, shape, dataOffset } = parseNpyHeader(raw, path);
   const make = INTEGER_DESCR[descr];
   if (make === undefined) return bad(`holds an unsupported array (${descr})`);
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = product(shape);
   const bytes = raw.subarray(dataOffset);
   const width = descr === '<i8' ? 8 : descr.endsWith('4') ? 4 : descr.endsWith('2') ? 2 : 1;
   if (bytes.length < n * width) return bad('is truncated');

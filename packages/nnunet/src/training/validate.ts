@@ -22,6 +22,7 @@ import { readNpy } from '../io/npy.js';
 import type { Plans } from '../model/plans.js';
 import type { GenericUNet } from '../network/generic-unet.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { product } from '../util/shape.js';
 import { appendPrevStage } from './cascade.js';
 
 export interface ValidateOptions {
@@ -61,7 +62,7 @@ export async function validateFold(
       const props = readCroppedProperties(o.stagePreprocessedFolder, id);
       const C = (shape[0] as number) - 1;
       const spatial = shape.slice(1);
-      let input = (data as Float32Array).subarray(0, C * spatial.reduce((a, b) => a * b, 1));
+      let input = (data as Float32Array).subarray(0, C * product(spatial));
       let inputShape = [C, ...spatial];
       if (o.prevStage !== undefined) {
         const withPrev = appendPrevStage(input, inputShape, o.prevStage.folder, id, o.prevStage.labels);

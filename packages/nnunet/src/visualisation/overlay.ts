@@ -17,6 +17,7 @@ import { NnunetError } from '../errors.js';
 import { IMAGE_EXTENSIONS, imageExtension, readImage, type VoxelArray } from '../io/image.js';
 import { readNpy } from '../io/npy.js';
 import { ENV_PREPROCESSED, ENV_RAW_BASE, requireEnvFolder, resolveTaskName } from '../model/paths.js';
+import { product } from '../util/shape.js';
 import { writePngRgb } from './png.js';
 
 /** v1's colour cycle (RRGGBB); entry 0 is the background and adds nothing. */
@@ -338,7 +339,7 @@ export async function plotTaskOverlays(
         `${path} has ${c - 1} modalit${c - 1 === 1 ? 'y' : 'ies'}: -modality_idx must be below ${c - 1}.`,
       );
     }
-    const voxels = spatial.reduce((a, b) => a * b, 1);
+    const voxels = product(spatial);
     const image = (data as Float32Array).subarray(modality * voxels, (modality + 1) * voxels);
     const seg = Float32Array.from((data as Float32Array).subarray((c - 1) * voxels, c * voxels), (v) => Math.max(v, 0));
     const out = join(outputFolder, `${id}.png`);

@@ -3,15 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  type Args,
-  argsToMap,
-  type CommandSpec,
-  commandFromSpec,
-  defineCommand,
-  parseArgs,
-  usage,
-} from '../../src/cli/args.js';
+import { type Args, defineCommand, parseArgs, usage } from '../../src/cli/args.js';
 import { type Configuration, parseConfiguration } from '../../src/model/configuration.js';
 import { PACKAGE_ROOT } from '../helpers.js';
 
@@ -205,29 +197,6 @@ test('declaring a flag or key twice is a programming error', () => {
       }),
     /the key a is declared twice/,
   );
-});
-
-test('the untyped CommandSpec of the demo still parses into a Map of the options given', () => {
-  const spec: CommandSpec = {
-    name: 'nnunet-demo',
-    summary: '',
-    options: {
-      '--epochs': { kind: 'int', help: 'epochs' },
-      '--workspace': { kind: 'string', help: 'folder' },
-      '--long': { kind: 'flag', help: 'longer' },
-      '--short': { kind: 'flag', help: 'shorter' },
-    },
-  };
-  const args = parseArgs(commandFromSpec(spec), ['--epochs', '3', '--long']);
-  assert.ok(args !== null);
-  assert.deepEqual(
-    [...argsToMap(args)],
-    [
-      ['--epochs', 3],
-      ['--long', true],
-    ],
-  );
-  assert.throws(() => parseArgs(commandFromSpec(spec), ['--bogus']), /^NnunetError: unknown option --bogus/);
 });
 
 const CLI = (name: string) => join(PACKAGE_ROOT, 'dist', 'src', 'cli', `${name}.js`);

@@ -26,6 +26,7 @@ import {
   trueNegativeRate,
 } from '../../src/evaluation/metrics.js';
 import { readNpy } from '../../src/io/npy.js';
+import { product } from '../../src/util/shape.js';
 import { FIXTURES } from '../helpers.js';
 
 const u8 = (v: number[]) => Uint8Array.from(v);
@@ -148,7 +149,7 @@ test('computeMetrics of a random 3-label pair equals the fixture (v1 formulas, s
     labels: Record<string, Record<string, number | null>>;
   };
   const { data } = readNpy(join(FIXTURES, 'evaluation', 'multilabel.npy'));
-  const n = fx.shape.reduce((a, b) => a * b, 1);
+  const n = product(fx.shape);
   const testSeg = data.subarray(0, n);
   const refSeg = data.subarray(n);
   const names: MetricName[] = [...DEFAULT_METRICS, 'Hausdorff Distance 95'];

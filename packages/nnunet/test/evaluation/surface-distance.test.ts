@@ -13,6 +13,7 @@ import {
   surfaceDistances,
 } from '../../src/evaluation/surface-distance.js';
 import { readNpy } from '../../src/io/npy.js';
+import { product } from '../../src/util/shape.js';
 import { FIXTURES } from '../helpers.js';
 
 const DIR = join(FIXTURES, 'evaluation');
@@ -112,7 +113,7 @@ test('distances equal a brute-force nearest-border search on random masks', () =
 
 test('surface metrics equal scipy/medpy on the fixtures, bit for bit', () => {
   for (const s of index.surface as Array<Record<string, unknown> & { name: string; shape: number[] }>) {
-    const n = s.shape.reduce((x, y) => x * y, 1);
+    const n = product(s.shape);
     let a: Uint8Array;
     let b: Uint8Array;
     if (s.name === 'ellipsoids') {

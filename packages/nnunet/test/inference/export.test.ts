@@ -13,6 +13,7 @@ import {
 } from '../../src/inference/export.js';
 import { fromFloat16Bits, readNpzRaw, toFloat16Bits } from '../../src/io/npz.js';
 import { resampleDataOrSeg } from '../../src/preprocessing/resample.js';
+import { product } from '../../src/util/shape.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 
 /** [K, ...] one-hot probabilities of a label map. */
@@ -35,7 +36,7 @@ async function croppedSynct(
   const folder = await cropTask('Task902_SynthCT', { env: { nnUNet_raw_data_base: base }, workers: 2 });
   const props = JSON.parse(readFileSync(join(folder, `${id}.json`), 'utf8')) as ExportProperties;
   const { data, shape } = readNpy(join(folder, `${id}.npy`));
-  const n = shape.slice(1).reduce((a, b) => a * b, 1);
+  const n = product(shape.slice(1));
   return { props, seg: (data as Float32Array).slice((shape[0]! - 1) * n), shape: shape.slice(1), raw };
 }
 

@@ -24,7 +24,8 @@ import {
   type SlidingWindowOptions,
 } from '../../src/inference/sliding-window.js';
 import { readNpy } from '../../src/io/npy.js';
-import { FIXTURES } from '../helpers.js';
+import { product } from '../../src/util/shape.js';
+import { expectClose, FIXTURES } from '../helpers.js';
 
 const DIR = join(FIXTURES, 'inference');
 interface Index {
@@ -46,32 +47,10 @@ interface Index {
   softmaxProbe: { sha256: string };
 }
 const INDEX = JSON.parse(readFileSync(join(DIR, 'index.json'), 'utf8')) as Index;
-
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const sha256 = (a: Float32Array): string =>
   createHash('sha256')
     .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
     .digest('hex');
-
-/** Asserts |a - e| <= atol + rtol |e| everywhere; returns the largest |a - e| and the count of identical values. */
-function expectClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  { rtol = 0, atol = 1e-6, what = 'value' }: { rtol?: number; atol?: number; what?: string } = {},
-): { maxAbs: number; identical: number } {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let maxAbs = 0;
-  let identical = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const a = actual[i] as number;
-    const e = expected[i] as number;
-    const d = Math.abs(a - e);
-    if (a === e) identical++;
-    if (!(d <= atol + rtol * Math.abs(e))) assert.fail(`${what}: element ${i} is ${a}, expected ${e}`);
-    if (d > maxAbs) maxAbs = d;
-  }
-  return { maxAbs, identical };
-}
 
 /** A small seeded generator (xorshift32) for the property tests' inputs. */
 function rng(seed: number): () => number {
@@ -89,7 +68,7 @@ function rng(seed: number): () => number {
 /** Random probability maps [K, ...spatial] (every value > 0.01, channels summing to ~1). */
 function probabilityMap(k: number, spatial: readonly number[], seed: number): Float32Array {
   const next = rng(seed);
-  const n = prod(spatial);
+  const n = product(spatial);
   const out = new Float32Array(k * n);
   for (let i = 0; i < n; i++) {
     let sum = 0;
@@ -120,7 +99,7 @@ test("gaussianImportanceMap equals scipy's float32 map bit for bit (v1's _get_ga
   let exact = 0;
   for (const g of INDEX.gaussians) {
     const map = gaussianImportanceMap(g.patch, g.sigmaScale, g.factor);
-    assert.equal(map.length, prod(g.patch), `${g.patch}: size`);
+    assert.equal(map.length, product(g.patch), `${g.patch}: size`);
     if (g.values !== undefined) {
       assert.deepEqual(Array.from(map), g.values, `${g.patch} sigma ${g.sigmaScale} x${g.factor}: values`);
     }
@@ -138,7 +117,7 @@ test("gaussianImportanceMap equals scipy's float32 map bit for bit (v1's _get_ga
 
 test('padToPatch and padAmounts are pad_nd_image(constant 0, return_slicer); cropPadding undoes them', () => {
   for (const c of INDEX.pads) {
-    const x = Float32Array.from({ length: prod(c.shape) }, (_, i) => i + 1);
+    const x = Float32Array.from({ length: product(c.shape) }, (_, i) => i + 1);
     const padded = padToPatch(x, c.shape, c.minShape);
     assert.deepEqual(padded.shape, c.paddedShape, `${c.shape} -> ${c.minShape}: shape`);
     assert.deepEqual(padded.slicer, c.slicer, `${c.shape} -> ${c.minShape}: slicer`);
@@ -149,7 +128,7 @@ test('padToPatch and padAmounts are pad_nd_image(constant 0, return_slicer); cro
     assert.deepEqual(Array.from(back.data), Array.from(x));
     // The spatial part of an input's slicer crops a [K, ...] softmax of the padded case.
     const k = 3;
-    const soft = new Float32Array(k * prod(padded.shape.slice(1)));
+    const soft = new Float32Array(k * product(padded.shape.slice(1)));
     const cropped = cropPadding(soft, [k, ...padded.shape.slice(1)], padded.slicer.slice(1));
     assert.deepEqual(cropped.shape, [k, ...c.shape.slice(1)]);
   }
@@ -169,7 +148,7 @@ test("mirrorCombinations lists v1's flips in v1's order", () => {
 
 /** The fixture script's dyadic input x[c, i, j, (k)]. */
 function goldenInput(shape: readonly number[]): Float32Array {
-  const out = new Float32Array(prod(shape));
+  const out = new Float32Array(product(shape));
   const [, n1, n2, n3 = 1] = shape as [number, number, number, number?];
   let idx = 0;
   for (let c = 0; c < (shape[0] as number); c++)
@@ -182,7 +161,7 @@ function goldenInput(shape: readonly number[]): Float32Array {
 /** The fixture script's network: conv 3^d (pad 1) -> ReLU -> conv 1^d, dyadic weights. */
 function goldenNetwork(nd: 2 | 3, cin: number, hidden: number, k: number): { net: NetworkFn; dispose: () => void } {
   const kernel = nd === 3 ? [3, 3, 3] : [3, 3];
-  const w1 = new Float32Array(hidden * cin * prod(kernel));
+  const w1 = new Float32Array(hidden * cin * product(kernel));
   let idx = 0;
   for (let o = 0; o < hidden; o++)
     for (let i = 0; i < cin; i++)
@@ -289,11 +268,11 @@ test('a network with a constant output gives that softmax everywhere', () => {
       .contiguous();
   };
   const spatial = [11, 19, 13];
-  const got = predictSlidingWindow3D(constant, new Float32Array(prod(spatial)), [1, ...spatial], {
+  const got = predictSlidingWindow3D(constant, new Float32Array(product(spatial)), [1, ...spatial], {
     patchSize: [6, 8, 6],
     numClasses: 3,
   });
-  const n = prod(spatial);
+  const n = product(spatial);
   for (let c = 0; c < 3; c++) {
     expectClose(got.softmax.subarray(c * n, (c + 1) * n), new Array<number>(n).fill(want[c] as number), {
       atol: 1e-6,
@@ -320,7 +299,7 @@ function symmetricNetwork(nd: 2 | 3, cin: number, k: number): { net: NetworkFn; 
 test('mirroring a flip-equivariant network changes nothing (3-D and 2-D)', () => {
   const next = rng(3);
   const spatial = [12, 15, 10];
-  const x = Float32Array.from({ length: 2 * prod(spatial) }, () => next() * 2 - 1);
+  const x = Float32Array.from({ length: 2 * product(spatial) }, () => next() * 2 - 1);
   const sym3 = symmetricNetwork(3, 2, 3);
   const base: SlidingWindowOptions = { patchSize: [8, 8, 8], numClasses: 3, stepSize: 0.5 };
   const plain = predictSlidingWindow3D(sym3.net, x, [2, ...spatial], { ...base, mirrorAxes: [] });
@@ -331,7 +310,7 @@ test('mirroring a flip-equivariant network changes nothing (3-D and 2-D)', () =>
   sym3.dispose();
   const sym2 = symmetricNetwork(2, 2, 3);
   const plane = [2, 3, 15, 10];
-  const x2 = x.subarray(0, prod(plane));
+  const x2 = x.subarray(0, product(plane));
   const plain2 = predictSlidingWindow2D(sym2.net, x2, plane, { patchSize: [8, 8], numClasses: 3, mirrorAxes: [] });
   const mirrored2 = predictSlidingWindow2D(sym2.net, x2, plane, { patchSize: [8, 8], numClasses: 3 });
   expectClose(mirrored2.softmax, plain2.softmax, { atol: 2e-6, what: '2-D mirror' });

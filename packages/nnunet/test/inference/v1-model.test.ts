@@ -21,6 +21,7 @@ import { readNpy } from '../../src/io/npy.js';
 import { availableFolds } from '../../src/model/layout.js';
 import { readPostprocessingJson } from '../../src/postprocessing/connected-components.js';
 import { makeSplits } from '../../src/training/splits.js';
+import { product } from '../../src/util/shape.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 
 const V1 = join(FIXTURES, 'v1_models');
@@ -254,7 +255,7 @@ test("3ConvPerStage and cascade networks of v1 give v1's Generic_UNet logits", (
       join(variants, 'nnUNet', cfg, 'Task906_Tiny', `${trainer}__nnUNetPlansv2.1`),
       '0',
     );
-    const n = input_shape.reduce((a, b) => a * b, 1);
+    const n = product(input_shape);
     // The generator's input: 2 sin(0.37 i) in float64, stored as float32.
     const x = tensor(
       Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 2),

@@ -4,7 +4,7 @@ import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { NnunetError, readImage, split4d, type Volume, writeImage } from '../../src/index.js';
-import { FIXTURES, tempDir } from '../helpers.js';
+import { expectClose, FIXTURES, tempDir } from '../helpers.js';
 
 interface Expected {
   dtype: string;
@@ -17,20 +17,13 @@ interface Expected {
 const IO = join(FIXTURES, 'io');
 const expected = JSON.parse(readFileSync(join(IO, 'expected.json'), 'utf8')) as Record<string, Expected>;
 
-function close(a: readonly number[], b: readonly number[], tol: number, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  a.forEach((v, i) => {
-    assert.ok(Math.abs(v - (b[i] as number)) <= tol, `${what}[${i}]: ${v} vs ${b[i]}`);
-  });
-}
-
 function checkAgainst(v: Volume, e: Expected, what: string): void {
   assert.equal(v.dtype, e.dtype, `${what} dtype`);
   assert.deepEqual(v.shape, e.shape_zyx, `${what} shape (z, y, x)`);
   // NIfTI stores spacing as float32 and the qform as quaternions: agree to float32 precision.
-  close(v.geometry.spacing, e.spacing, 1e-6, `${what} spacing`);
-  close(v.geometry.origin, e.origin, 1e-5, `${what} origin`);
-  close(v.geometry.direction, e.direction, 1e-6, `${what} direction`);
+  expectClose(v.geometry.spacing, e.spacing, { atol: 1e-6, what: `${what} spacing` });
+  expectClose(v.geometry.origin, e.origin, { atol: 1e-5, what: `${what} origin` });
+  expectClose(v.geometry.direction, e.direction, { atol: 1e-6, what: `${what} direction` });
   assert.deepEqual(Array.from(v.data as ArrayLike<number>), e.values, `${what} values`);
 }
 
@@ -75,9 +68,9 @@ test('write then read preserves data and geometry exactly, for every dtype and a
         `${name} -> ${ext} values`,
       );
       // Our own writes round-trip geometry to float32 precision or better.
-      close(back.geometry.spacing, v.geometry.spacing, 1e-6, `${name} -> ${ext} spacing`);
-      close(back.geometry.origin, v.geometry.origin, 1e-5, `${name} -> ${ext} origin`);
-      close(back.geometry.direction, v.geometry.direction, 1e-6, `${name} -> ${ext} direction`);
+      expectClose(back.geometry.spacing, v.geometry.spacing, { atol: 1e-6, what: `${name} -> ${ext} spacing` });
+      expectClose(back.geometry.origin, v.geometry.origin, { atol: 1e-5, what: `${name} -> ${ext} origin` });
+      expectClose(back.geometry.direction, v.geometry.direction, { atol: 1e-6, what: `${name} -> ${ext} direction` });
     }
   }
   assert.ok(

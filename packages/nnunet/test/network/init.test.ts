@@ -8,6 +8,7 @@ import type { Plans } from '../../src/model/plans.js';
 import { unetConfigFromPlans } from '../../src/network/from-plans.js';
 import { GenericUNet } from '../../src/network/generic-unet.js';
 import { HE_INIT_NEGATIVE_SLOPE, initWeightsHe } from '../../src/network/init.js';
+import { product } from '../../src/util/shape.js';
 import { FIXTURES } from '../helpers.js';
 
 const plans = JSON.parse(
@@ -25,7 +26,7 @@ test('conv and transposed-conv weights have std sqrt(2 / (1 + 0.01^2) / fan_in) 
           convs++;
           const w = m.weight;
           // fan_in: weight dim 1 times the kernel volume (for transposed convs: their output channels)
-          const fanIn = (w.shape[1] as number) * w.shape.slice(2).reduce((a, b) => a * b, 1);
+          const fanIn = (w.shape[1] as number) * product(w.shape.slice(2));
           const expected = Math.sqrt(2 / (1 + HE_INIT_NEGATIVE_SLOPE ** 2) / fanIn);
           const n = w.numel;
           const std = w.std().item();

@@ -11,6 +11,7 @@ import type { Plans, StagePlan } from '../../src/model/plans.js';
 import type { DatasetProperties } from '../../src/model/properties.js';
 import { planFromFingerprint } from '../../src/planning/plan-from-fingerprint.js';
 import { getPlanner } from '../../src/planning/registry.js';
+import { product } from '../../src/util/shape.js';
 import { FIXTURES } from '../helpers.js';
 
 interface ExpectedPlans {
@@ -46,7 +47,6 @@ const stage = (p: Plans, key: string): StagePlan => {
   assert.ok(s, `stage ${key}`);
   return s;
 };
-const prod = (a: readonly number[]) => a.reduce((x, y) => x * y, 1);
 
 function fingerprint(spacings: number[][], sizes: number[][], modalities = ['MRI']): DatasetProperties {
   return {
@@ -131,13 +131,13 @@ test('a cascade stage appears when the full-res patch covers less than a quarter
     assert.equal(p.num_stages, 2, name);
     const low = stage(p, '0');
     const full = stage(p, '1');
-    assert.ok(prod(full.median_patient_size_in_voxels) / prod(full.patch_size) >= 4, name);
+    assert.ok(product(full.median_patient_size_in_voxels) / product(full.patch_size) >= 4, name);
     assert.ok(low.current_spacing.every((v, i) => v > (full.current_spacing[i] as number)) || name === 'large_abdomen');
     assert.deepEqual(low.original_spacing, full.current_spacing);
     // The low-res stage stops once its median case holds at most 4 of its patches, and is kept
     // only because it halves the voxel count.
-    assert.ok(prod(low.median_patient_size_in_voxels) <= 4.1 * prod(low.patch_size), name);
-    assert.ok(2 * prod(low.median_patient_size_in_voxels) < prod(full.median_patient_size_in_voxels), name);
+    assert.ok(product(low.median_patient_size_in_voxels) <= 4.1 * product(low.patch_size), name);
+    assert.ok(2 * product(low.median_patient_size_in_voxels) < product(full.median_patient_size_in_voxels), name);
   }
   // The abdomen's in-plane axes (more than 2x finer than z) are coarsened more than z.
   const abdomen = stage(plan('3d', byName('large_abdomen').fingerprint), '0');
@@ -151,7 +151,7 @@ test('no cascade stage when the patch covers a quarter or more of the median cas
   const p = plan('3d', byName('medium_isotropic').fingerprint);
   assert.equal(p.num_stages, 1);
   const s = stage(p, '0');
-  assert.ok(prod(s.median_patient_size_in_voxels) / prod(s.patch_size) < 4);
+  assert.ok(product(s.median_patient_size_in_voxels) / product(s.patch_size) < 4);
 });
 
 test('Liver-like plans reproduce a v1 log (MIC-DKFZ/nnUNet issue #856)', () => {
@@ -202,7 +202,7 @@ test('2-D planner: patch is the padded median slice and the batch fills the budg
   // memory-bound batch is even.
   const big = stage(plan('2d', byName('big_slices').fingerprint), '0');
   assert.equal(big.batch_size % 2, 0);
-  assert.ok(prod(big.patch_size) < prod(big.median_patient_size_in_voxels.slice(1)));
+  assert.ok(product(big.patch_size) < product(big.median_patient_size_in_voxels.slice(1)));
 });
 
 test('normalisation: CT by name, noNorm kept, nonzero mask only for heavily cropped non-CT data', () => {

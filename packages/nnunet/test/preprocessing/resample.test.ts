@@ -24,6 +24,7 @@ import {
 } from '../../src/preprocessing/resample.js';
 import { resizeSegmentation, resizeVolume, zoomSeparable } from '../../src/preprocessing/resize.js';
 import { gridCoordinate, resampleAxis } from '../../src/preprocessing/spline.js';
+import { product } from '../../src/util/shape.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 
 const DIR = join(FIXTURES, 'resample');
@@ -224,7 +225,7 @@ test('Task902_SynthCT: cropped, resampled and normalised cases equal v1 bit for 
     );
     const { data: all, shape } = readNpy(join(out, `${id}.npy`));
     assert.ok(all instanceof Float32Array);
-    const voxels = shape.slice(1).reduce((a, b) => a * b, 1);
+    const voxels = product(shape.slice(1));
     const data = all.slice(0, voxels);
     const seg = all.slice(voxels);
     // PreprocessorFor2D keeps the original z spacing.

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Generator, randint, randn, type Tensor, tensor, tidy, zeros } from '@nnunet/torch';
+import { roundHalfEven } from '../../src/compat/numpy.js';
 import {
   AugmentationRandom,
   brightnessAdditive_,
@@ -16,7 +17,6 @@ import {
   resizeNearestCentred,
   simulateLowResolution_,
 } from '../../src/training/augmentation/index.js';
-import { roundHalfEven } from '../../src/training/augmentation/low-resolution.js';
 
 const rngOf = (seed: number) => new AugmentationRandom(new Generator(seed));
 

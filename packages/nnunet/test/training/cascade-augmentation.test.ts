@@ -22,6 +22,7 @@ import {
   moveSegAsOneHotToData,
   removeRandomConnectedComponent_,
 } from '../../src/training/augmentation/cascade.js';
+import { product } from '../../src/util/shape.js';
 import { FIXTURES } from '../helpers.js';
 
 interface Fixture {
@@ -100,7 +101,7 @@ test('binary dilation and erosion with a radius-1 ball on a hand-computed case',
 });
 
 test('binary dilation, erosion, closing and opening equal skimage with ball footprints', () => {
-  const n = fixture.shape.reduce((a, b) => a * b, 1);
+  const n = product(fixture.shape);
   const input = unpack(fixture.input, n);
   assert.ok(input.reduce((a, b) => a + b, 0) > 50, 'the fixture mask is not trivial');
   for (const c of fixture.cases) {
@@ -113,7 +114,7 @@ test('binary dilation, erosion, closing and opening equal skimage with ball foot
 
 test('labelComponents numbers 26-connected components like skimage.measure.label', () => {
   const { shape, input, labels, count } = fixture.label;
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = product(shape);
   const r = labelComponents(unpack(input, n), shape);
   assert.equal(r.count, count);
   assert.deepEqual([...r.labels], labels);

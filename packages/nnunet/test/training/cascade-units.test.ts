@@ -26,7 +26,8 @@ import {
   needsMomentumRescue,
   RESCUE_MOMENTUM,
   rescueMomentum,
-} from '../../src/training/trainer.js';
+} from '../../src/training/trainer-spec.js';
+import { product } from '../../src/util/shape.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 
 /** Draws from a list (the loader's interval(max) calls), checking each bound. */
@@ -293,7 +294,7 @@ test("v1's epoch-100 rule: a pseudo-Dice of exactly 0 at epoch 100 lowers the mo
     assert.ok(old && !t.equal(old), `${k} changed`);
     if (isConvWeight(k)) {
       convs++;
-      const fanIn = t.shape.slice(1).reduce((a, b) => a * b, 1);
+      const fanIn = product(t.shape.slice(1));
       const want = zeros(t.shape).normal_(0, Math.sqrt(2 / (1 + 0.01 ** 2)) / Math.sqrt(fanIn), g);
       assert.ok(t.allclose(want, 1e-5, 0), `${k} is the He draw`);
       want.dispose();

@@ -24,7 +24,7 @@ import {
   robustCrossEntropyLoss,
   softDiceLoss,
 } from '../../src/training/loss.js';
-import { FIXTURES } from '../helpers.js';
+import { expectClose, FIXTURES } from '../helpers.js';
 
 const DIR = join(FIXTURES, 'training');
 
@@ -52,15 +52,6 @@ function load(file: string, requiresGrad = false): Tensor {
   return tensor(data as Float32Array, { shape, requiresGrad });
 }
 
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string) {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < actual.length; i++) {
-    const a = actual[i] as number;
-    const e = expected[i] as number;
-    if (!(Math.abs(a - e) <= atol + rtol * Math.abs(e))) assert.fail(`${what}[${i}] is ${a}, expected ${e}`);
-  }
-}
-
 for (const c of index.lossCases) {
   test(`loss ${c.name}: value and gradients equal PyTorch's`, () => {
     tidy(() => {
@@ -68,7 +59,7 @@ for (const c of index.lossCases) {
       const targets = c.outputs.map((o) => load(o.target));
       const n = c.outputs.length;
       if (c.poolKernels !== null) {
-        expectClose(deepSupervisionLossWeights(n), c.weights, 1e-15, 0, 'weights');
+        expectClose(deepSupervisionLossWeights(n), c.weights, { rtol: 1e-15, atol: 0, what: 'weights' });
         assert.deepEqual(deepSupervisionScales(c.poolKernels), c.scales);
       }
       // The targets of the lower resolutions are our own downsampling of the full-resolution one.
@@ -78,7 +69,7 @@ for (const c of index.lossCases) {
       });
 
       const loss = deepSupervisionLoss(outputs, ours, c.weights, { batchDice: c.batchDice });
-      expectClose([loss.item()], [c.loss], 1e-5, 0, 'loss');
+      expectClose([loss.item()], [c.loss], { rtol: 1e-5, atol: 0, what: 'loss' });
       loss.backward();
       outputs.forEach((x, i) => {
         const file = c.outputs[i]?.grad ?? null;
@@ -90,13 +81,17 @@ for (const c of index.lossCases) {
         assert.ok(g !== null, `gradient of output ${i}`);
         const expected = load(file).toArray();
         const scale = Math.max(...expected.map(Math.abs));
-        expectClose(g.toArray(), expected, 1e-5, 1e-6 * scale, `${c.name} grad ${i}`);
+        expectClose(g.toArray(), expected, { rtol: 1e-5, atol: 1e-6 * scale, what: `${c.name} grad ${i}` });
       });
 
       const x0 = outputs[0] as Tensor;
       const t0 = targets[0] as Tensor;
-      expectClose([robustCrossEntropyLoss(x0, t0).item()], [c.ce0], 1e-5, 0, 'cross-entropy');
-      expectClose([softDiceLoss(x0, t0, { batchDice: c.batchDice }).item()], [c.dice0], 1e-5, 0, 'soft Dice');
+      expectClose([robustCrossEntropyLoss(x0, t0).item()], [c.ce0], { rtol: 1e-5, atol: 0, what: 'cross-entropy' });
+      expectClose([softDiceLoss(x0, t0, { batchDice: c.batchDice }).item()], [c.dice0], {
+        rtol: 1e-5,
+        atol: 0,
+        what: 'soft Dice',
+      });
 
       // The same loss from an integer label map, a label map without channel axis, a one-hot target.
       const single = dcAndCeLoss(x0, t0, { batchDice: c.batchDice }).item();
@@ -105,7 +100,7 @@ for (const c of index.lossCases) {
           t.shape.length === x0.ndim && t.shape[1] === c.numClasses
             ? softDiceLoss(x0, t, { batchDice: c.batchDice }).item() + c.ce0
             : dcAndCeLoss(x0, t, { batchDice: c.batchDice }).item();
-        expectClose([other], [single], 1e-6, 0, `target as ${t.dtype} ${t.shape}`);
+        expectClose([other], [single], { rtol: 1e-6, atol: 0, what: `target as ${t.dtype} ${t.shape}` });
       }
 
       const counts = onlineEvaluationCounts(x0, t0);
@@ -124,8 +119,12 @@ test('online evaluation: global Dice per class and its mean over batches, as v1'
     }
     assert.equal(ev.numBatches, 3);
     const r = ev.finish();
-    expectClose(r.globalDcPerClass, index.onlineEvaluation.globalDcPerClass, 1e-15, 0, 'global Dice');
-    expectClose([r.meanForegroundDice], [index.onlineEvaluation.mean], 1e-15, 0, 'mean');
+    expectClose(r.globalDcPerClass, index.onlineEvaluation.globalDcPerClass, {
+      rtol: 1e-15,
+      atol: 0,
+      what: 'global Dice',
+    });
+    expectClose([r.meanForegroundDice], [index.onlineEvaluation.mean], { rtol: 1e-15, atol: 0, what: 'mean' });
     assert.equal(ev.numBatches, 0);
     assert.ok(Number.isNaN(ev.finish().meanForegroundDice));
   });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { getTrainer } from '../../src/training/trainer.js';
+import { getTrainer } from '../../src/training/trainer-spec.js';
 import { PACKAGE_ROOT, tempDir } from '../helpers.js';
 
 const CLI = (name: string) => join(PACKAGE_ROOT, 'dist', 'src', 'cli', `${name}.js`);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { memoryStats } from '@nnunet/torch';
 import { planAndPreprocess, writeImage } from '../../src/index.js';
-import { trainFold } from '../../src/training/trainer.js';
+import { trainFold } from '../../src/pipeline/train-fold.js';
 import { tempDir } from '../helpers.js';
 
 async function syntheticTask(base: string, cases: number): Promise<void> {

@@ -13,6 +13,7 @@
  * included), and connected components are 26-connected like skimage.measure.label.
  */
 import { NnunetError } from '../../errors.js';
+import { product } from '../../util/shape.js';
 
 /** The random numbers the cascade augmentations draw (AugmentationRandom provides them). */
 export interface UniformSource {
@@ -72,8 +73,6 @@ export const CASCADE_AUGMENTATION_AS_DOCUMENTED: CascadeAugmentationParams = {
 function fail(message: string): never {
   throw new NnunetError('ERR_ARGUMENT', message);
 }
-
-const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /**
  * MoveSegAsOneHotToData: data [B, C, ...] and seg [B, 2, ...] (channel 1 the previous stage's

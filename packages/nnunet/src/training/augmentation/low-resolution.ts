@@ -4,15 +4,10 @@
  * round(size * zoom) with nearest neighbours and back to its size, axes in `ignoreAxes` untouched.
  */
 import { F, type Tensor, tensor, tidy } from '@nnunet/torch';
+import { roundHalfEven } from '../../compat/numpy.js';
 import { NnunetError } from '../../errors.js';
 import type { AugmentationParams } from './params.js';
 import type { AugmentationRandom } from './random.js';
-
-/** NumPy's np.round: halves go to the even neighbour. */
-export function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /**
  * Nearest-neighbour resize of x [1, 1, ...spatial] to `size` with voxel centres aligned

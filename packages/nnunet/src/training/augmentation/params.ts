@@ -9,7 +9,6 @@
  * turns the plane of axes 1 and 2, which is the in-plane rotation of dummy-2-D augmentation).
  */
 import { NnunetError } from '../../errors.js';
-import { getPatchSize as v1GetPatchSize } from '../patch-size.js';
 
 /** A closed interval [low, high] from which a value is drawn uniformly. */
 export type Range = readonly [number, number];
@@ -24,7 +23,8 @@ function deepFreeze<T>(o: T): T {
   }
   return o;
 }
-const symmetricDegrees = (d: number): Range => [degrees(-d), degrees(d)];
+/** The range [-d, d] degrees, in radians. */
+export const symmetricDegrees = (d: number): Range => [degrees(-d), degrees(d)];
 
 export interface ElasticParams {
   enabled: boolean;
@@ -180,7 +180,8 @@ export const DEFAULT_3D: AugmentationParams = deepFreeze({
 export const DEFAULT_2D: AugmentationParams = deepFreeze({
   ...DEFAULT_3D,
   elastic: { ...DEFAULT_3D.elastic, alpha: [0, 200], sigma: [9, 13] },
-  rotation: { ...DEFAULT_3D.rotation, axis0: symmetricDegrees(180), axis1: [0, 0], axis2: [0, 0] },
+  // v1 writes the unused axes as (-0., 0.) degrees in radians: a negative zero below.
+  rotation: { ...DEFAULT_3D.rotation, axis0: symmetricDegrees(180), axis1: symmetricDegrees(0), axis2: symmetricDegrees(0) },
   mirror: { enabled: true, axes: [0, 1] },
 } satisfies AugmentationParams);
 
@@ -193,9 +194,14 @@ export const ELONGATED_PATCH_ASPECT = 1.5;
 /** nnUNetTrainerV2: scale range (v1 (0.85, 1.25) before). */
 export const TRAINER_V2_SCALE_RANGE: Range = [0.7, 1.4];
 
+/** get_patch_size caps each rotation at 90 degrees: beyond that the corner reach shrinks again. */
+export const MAX_PATCH_ROTATION = degrees(90);
+
 /**
- * v1's get_patch_size (the enlarged patch the loader cuts so rotation and scaling do not pull in
- * empty corners), in this module's parameter shape; the formula lives in ../patch-size.ts.
+ * v1's get_patch_size: the enlarged patch the loader cuts so that the final patch can still be
+ * filled after the largest rotation about each axis (tried one axis at a time, each capped at
+ * MAX_PATCH_ROTATION, corner vector only) and the strongest zoom-out (1 / min(scaleRange)),
+ * truncated to whole voxels. A 2-D patch uses only the in-plane rotation `axis0`.
  */
 export function getPatchSize(
   finalPatchSize: readonly number[],
@@ -208,7 +214,30 @@ export function getPatchSize(
       `getPatchSize needs a 2-D or 3-D patch size, got [${finalPatchSize.join(', ')}].`,
     );
   }
-  return v1GetPatchSize(finalPatchSize, rotation.axis0, rotation.axis1, rotation.axis2, scaleRange);
+  const largest = (r: Range): number => Math.min(MAX_PATCH_ROTATION, Math.max(Math.abs(r[0]), Math.abs(r[1])));
+  const corner = [...finalPatchSize];
+  let reach = [...corner];
+  const widen = (rotated: readonly number[]): void => {
+    reach = reach.map((s, i) => Math.max(s, Math.abs(rotated[i] as number)));
+  };
+  if (corner.length === 3) {
+    widen(rowTimesMatrix(corner, rotationMatrix3d(largest(rotation.axis0), 0, 0)));
+    widen(rowTimesMatrix(corner, rotationMatrix3d(0, largest(rotation.axis1), 0)));
+    widen(rowTimesMatrix(corner, rotationMatrix3d(0, 0, largest(rotation.axis2))));
+  } else {
+    widen(rowTimesMatrix(corner, rotationMatrix2d(largest(rotation.axis0))));
+  }
+  const zoom = Math.min(...scaleRange);
+  return reach.map((s) => Math.trunc(s / zoom));
+}
+
+/** A row vector times a matrix (v · M), summed in index order as NumPy's small dot products do. */
+function rowTimesMatrix(v: readonly number[], m: readonly (readonly number[])[]): number[] {
+  return (m[0] as readonly number[]).map((_, j) => {
+    let s = 0;
+    for (let k = 0; k < v.length; k++) s += (v[k] as number) * ((m[k] as readonly number[])[j] as number);
+    return s;
+  });
 }
 
 /**
@@ -243,12 +272,9 @@ export function rotationMatrix2d(a: number): number[][] {
   ];
 }
 
+/** The matrix product a · b. */
 export function matMul(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): number[][] {
-  return a.map((row) =>
-    (b[0] as readonly number[]).map((_, j) =>
-      row.reduce((s, v, k) => s + v * ((b[k] as readonly number[])[j] as number), 0),
-    ),
-  );
+  return a.map((row) => rowTimesMatrix(row, b));
 }
 
 export function transpose(a: readonly (readonly number[])[]): number[][] {

@@ -1,0 +1,59 @@
+/**
+ * What a caller can ask of one fold's training (nnUNet_train's options as a typed object), and
+ * what it gets back.
+ */
+import type { Configuration } from '../model/configuration.js';
+import type { Env } from '../model/paths.js';
+import type { CascadeAugmentationParams } from './augmentation/index.js';
+
+export interface TrainOptions {
+  configuration: Configuration;
+  trainer?: string;
+  task: string | number;
+  fold: string | number;
+  env?: Env;
+  /** Overrides of the trainer's schedule (v1 users ask for these). */
+  epochs?: number;
+  itersPerEpoch?: number;
+  valItersPerEpoch?: number;
+  /** Test and benchmark knob: overrides the planned batch size. */
+  batchSize?: number;
+  device?: 'cpu' | 'cuda';
+  continueTraining?: boolean;
+  /** Only run the final validation of an existing model (v1's -val). */
+  validationOnly?: boolean;
+  /** Validate with model_best instead of the final model (v1's --valbest). */
+  validateBest?: boolean;
+  saveNpz?: boolean;
+  disableSaving?: boolean;
+  seed?: number;
+  workers?: number;
+  threads?: number;
+  /**
+   * A checkpoint (.safetensors) whose weights initialise the network, by v1's load_pretrained_weights
+   * rules (ignored when continuing with -c).
+   */
+  pretrainedWeights?: string;
+  /** 3d_lowres: skip the prediction of the validation cases for the cascade (v1's --disable_next_stage_pred). */
+  disableNextStagePred?: boolean;
+  /** Skip deciding the fold's postprocessing after validation (v1's --disable_postprocessing_on_folds). */
+  disablePostprocessingOnFolds?: boolean;
+  /** Cascade augmentation parameters (default CASCADE_AUGMENTATION_V1, what v1's trainer runs). */
+  cascadeAugmentation?: CascadeAugmentationParams;
+  /** Set by the caller to stop after the current epoch (save, then validate). */
+  stopRequested?: () => boolean;
+  log?: (line: string) => void;
+  onIteration?: (phase: 'train' | 'val', done: number, total: number, loss: number) => void;
+  onEpoch?: (
+    epoch: number,
+    summary: { trainLoss: number; valLoss: number; pseudoDice: number; ema: number; lr: number; seconds: number },
+  ) => void;
+}
+
+export interface TrainResult {
+  foldFolder: string;
+  epochs: number;
+  validationSummary: string | null;
+  /** 3d_lowres: the CASE_segFromPrevStage.npz files written for the cascade. */
+  nextStagePredictions: string[];
+}
