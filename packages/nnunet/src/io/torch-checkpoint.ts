@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { type DType, type Tensor, tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
+import { product } from '../util/shape.js';
 import {
   type PickleKey,
   type PickleValue,
@@ -25,6 +26,7 @@ import {
   type TorchStorageType,
   TorchTensorRef,
 } from './pickle.js';
+import { METHOD_STORED, readZipBytes, type ZipBytes } from './zip.js';
 
 /** One tensor of a checkpoint, copied out of its storage in C order. */
 export interface CheckpointTensor {
@@ -47,8 +49,6 @@ const LEGACY_MAGIC = Uint8Array.from([
   0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19,
 ]);
 const ZIP_LOCAL = 0x04034b50;
-const ZIP_CENTRAL = 0x02014b50;
-const ZIP_END = 0x06054b50;
 
 /** Reads a checkpoint file; see readTorchCheckpointBytes. */
 export function readTorchCheckpoint(path: string): TorchCheckpoint {
@@ -114,7 +114,7 @@ export function tensorData(ref: TorchTensorRef): CheckpointTensor {
   const dtype = ref.storage.dtype as DType;
   const es = ELEMENT_BYTES[dtype];
   const shape = [...ref.shape];
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = product(shape);
   const out = new Uint8Array(n * es);
   const src = ref.storage.bytes;
   const contiguous = isContiguous(shape, ref.stride);
@@ -183,65 +183,21 @@ export function stateDictTensors(
 // ---------------------------------------------------------------------------------------------
 // Zip container
 
-interface ZipEntry {
-  method: number;
-  compSize: number;
-  size: number;
-  localOffset: number;
-}
-
-function zipDirectory(bytes: Uint8Array, fail: (why: string) => never): Map<string, ZipEntry> {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const u16 = (p: number): number => (p + 2 <= bytes.length ? dv.getUint16(p, true) : fail('the zip is truncated'));
-  const u32 = (p: number): number => (p + 4 <= bytes.length ? dv.getUint32(p, true) : fail('the zip is truncated'));
-  let eocd = -1;
-  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
-    if (dv.getUint32(i, true) === ZIP_END) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) return fail('no zip directory at the end: the file is truncated');
-  const count = u16(eocd + 10);
-  let p = u32(eocd + 16);
-  if (count === 0xffff || p === 0xffffffff) return fail('zip64 archives (over 4 GB) are not supported');
-  const entries = new Map<string, ZipEntry>();
-  for (let k = 0; k < count; k++) {
-    if (u32(p) !== ZIP_CENTRAL) fail('the zip directory is damaged');
-    const method = u16(p + 10);
-    const compSize = u32(p + 20);
-    const size = u32(p + 24);
-    const nameLen = u16(p + 28);
-    const extraLen = u16(p + 30);
-    const commentLen = u16(p + 32);
-    const localOffset = u32(p + 42);
-    if (p + 46 + nameLen > bytes.length) fail('the zip directory is truncated');
-    const name = Buffer.from(bytes.subarray(p + 46, p + 46 + nameLen)).toString('utf8');
-    if (compSize === 0xffffffff || size === 0xffffffff || localOffset === 0xffffffff) {
-      fail('zip64 archives (over 4 GB) are not supported');
-    }
-    entries.set(name, { method, compSize, size, localOffset });
-    p += 46 + nameLen + extraLen + commentLen;
-  }
-  return entries;
-}
-
-function zipRead(bytes: Uint8Array, name: string, e: ZipEntry, fail: (why: string) => never): Uint8Array {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (e.localOffset + 30 > bytes.length || dv.getUint32(e.localOffset, true) !== ZIP_LOCAL) {
-    fail(`the zip entry ${name} is damaged`);
-  }
-  const start = e.localOffset + 30 + dv.getUint16(e.localOffset + 26, true) + dv.getUint16(e.localOffset + 28, true);
-  if (start + e.compSize > bytes.length) fail(`the zip entry ${name} reaches past the end of the file`);
-  // torch.save stores every entry uncompressed. A compressed one means the archive was repacked;
-  // refusing it also means no entry is ever inflated to the (up to 4 GiB) size it declares.
-  if (e.method !== 0) {
+/**
+ * The bytes of a member, which must be stored: torch.save never compresses, so a compressed member
+ * means the archive was repacked, and refusing it means nothing is ever inflated to the (up to
+ * 4 GiB) size it declares. Its CRC-32 is not checked: torch.save can be told to skip computing it
+ * (torch.serialization.set_crc32_options), and torch.load does not check it either.
+ */
+function zipRead(zip: ZipBytes, name: string, fail: (why: string) => never): Uint8Array {
+  const entry = zip.entries.get(name);
+  if (entry === undefined) return fail(`the zip has no entry ${name}`);
+  if (entry.method !== METHOD_STORED) {
     return fail(
-      `the zip entry ${name} is compressed (method ${e.method}), but torch.save never compresses: the archive was repacked; use the file exactly as PyTorch saved it`,
+      `the zip entry ${name} is compressed (method ${entry.method}), but torch.save never compresses: the archive was repacked; use the file exactly as PyTorch saved it`,
     );
   }
-  if (e.compSize !== e.size) fail(`the zip entry ${name} declares ${e.size} bytes but stores ${e.compSize}`);
-  return bytes.subarray(start, start + e.compSize);
+  return zip.read(entry, { checkCrc: false });
 }
 
 function storageFromPid(
@@ -261,13 +217,12 @@ function storageFromPid(
 }
 
 function readZipCheckpoint(bytes: Uint8Array, source: string, fail: (why: string) => never): PickleValue {
-  const entries = zipDirectory(bytes, fail);
-  const pkl = [...entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
+  const zip = readZipBytes(bytes, fail);
+  const pkl = [...zip.entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (pkl === undefined) return fail('the zip has no <archive>/data.pkl');
   const prefix = pkl.slice(0, -'data.pkl'.length);
-  const order = entries.get(`${prefix}byteorder`);
-  if (order !== undefined) {
-    const o = Buffer.from(zipRead(bytes, `${prefix}byteorder`, order, fail)).toString('latin1');
+  if (zip.entries.has(`${prefix}byteorder`)) {
+    const o = Buffer.from(zipRead(zip, `${prefix}byteorder`, fail)).toString('latin1');
     if (o !== 'little') fail(`its storages are ${o}-endian; only little-endian checkpoints are supported`);
   }
   const storages = new Map<string, TorchStorage>();
@@ -276,17 +231,16 @@ function readZipCheckpoint(bytes: Uint8Array, source: string, fail: (why: string
     const known = storages.get(s.key);
     if (known) return known;
     const name = `${prefix}data/${s.key}`;
-    const entry = entries.get(name);
-    if (entry === undefined) return fail(`storage ${s.key} has no entry ${name}`);
+    if (!zip.entries.has(name)) return fail(`storage ${s.key} has no entry ${name}`);
     const info = TORCH_STORAGE_TYPES[s.type];
-    const data = zipRead(bytes, name, entry, fail);
+    const data = zipRead(zip, name, fail);
     if (data.length < s.numel * info.bytes)
       fail(`storage ${s.key} holds ${data.length} bytes, fewer than its ${s.numel} elements need`);
     const storage = new TorchStorage(info.dtype, s.key, s.location, s.numel, data);
     storages.set(s.key, storage);
     return storage;
   };
-  const pickled = zipRead(bytes, pkl, entries.get(pkl) as ZipEntry, fail);
+  const pickled = zipRead(zip, pkl, fail);
   return readPickle(pickled, { source: `${source} (${pkl})`, persistentLoad });
 }
 

@@ -195,7 +195,7 @@ export async function exportModelToZip(options: ExportOptions): Promise<ExportRe
   const writer = new ZipWriter(options.output, options.level === undefined ? {} : { level: options.level });
   try {
     for (const m of members) await writer.addFile(m.name, m.path);
-    writer.close();
+    await writer.close();
   } catch (e) {
     writer.abort();
     throw e;

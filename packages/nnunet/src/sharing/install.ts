@@ -6,8 +6,10 @@
  * `ensembles/<TaskXXX_NAME>/<name>/`; archives whose entries start with `nnUNet/` (relative to
  * $RESULTS_FOLDER) are accepted too. Every entry name is checked before anything is written (no
  * absolute paths, drive letters, `..`, links, special files, duplicates, file/folder clashes, or
- * files outside such a folder), and the whole archive is extracted and CRC-checked into a staging
- * folder inside $RESULTS_FOLDER. Then, like v1's unzip over what is there, the files are merged
+ * files outside such a folder), the sizes it declares are held to caps against zip bombs (total
+ * bytes, and how many times an entry or the whole archive expands), every local header is checked
+ * (no two entries may share data), and the whole archive is extracted and CRC-checked into a
+ * staging folder inside $RESULTS_FOLDER. Then, like v1's unzip over what is there, the files are merged
  * into place one by one (each with a rename): files the archive does not contain are kept,
  * identical files are left alone, and an existing file with different bytes is replaced only when
  * asked (otherwise nothing changes). A failure half-way through the merge puts everything back.
@@ -41,6 +43,16 @@ const UNIT_DEPTH = 3;
 const SKIPPED_TOP = '__MACOSX';
 /** How many conflicting paths a refusal lists by name. */
 const LISTED = 3;
+/**
+ * Caps on what an archive may unpack to, checked on the central directory before anything is
+ * written (extraction never writes more than an entry declares). Model files are float weights,
+ * JSON, pickles and images: they deflate two-fold at best, and even the largest published model
+ * archives unpack to a few GiB; a zip bomb expands a thousand-fold, to terabytes.
+ */
+export const DEFAULT_MAX_INSTALL_BYTES = 32 * 1024 ** 3;
+export const DEFAULT_MAX_COMPRESSION_RATIO = 100;
+/** Entries (and archives) smaller than this may expand any number of times: a few MiB harm nobody. */
+const RATIO_FLOOR_BYTES = 1024 ** 2;
 
 export interface PlannedFile {
   entry: ZipEntry;
@@ -71,11 +83,30 @@ function layoutProblem(parts: readonly string[]): string | undefined {
   return undefined;
 }
 
+export interface InstallLimits {
+  /** Most bytes the archive may unpack to (default DEFAULT_MAX_INSTALL_BYTES, 32 GiB). */
+  maxBytes?: number;
+  /** Most times an entry, or the whole archive, may expand (default DEFAULT_MAX_COMPRESSION_RATIO, 100). */
+  maxRatio?: number;
+}
+
+function sizeText(bytes: number): string {
+  const [unit, scale] =
+    bytes >= 1024 ** 3 ? ['GiB', 1024 ** 3] : bytes >= 1024 ** 2 ? ['MiB', 1024 ** 2] : ['KiB', 1024];
+  return `${(bytes / scale).toFixed(1)} ${unit}`;
+}
+
 /**
  * Checks every entry of an archive and maps it below $RESULTS_FOLDER/nnUNet; throws ERR_DATASET
- * naming the archive and the first offending entry. Pure: touches no file.
+ * naming the archive and the first offending entry. `archiveBytes` (the archive's size) lets the
+ * expansion of the whole archive be capped too. Pure: touches no file.
  */
-export function planInstall(zipPath: string, entries: readonly ZipEntry[]): InstallPlan {
+export function planInstall(
+  zipPath: string,
+  entries: readonly ZipEntry[],
+  limits: InstallLimits = {},
+  archiveBytes?: number,
+): InstallPlan {
   const reject = (name: string, why: string): never => {
     throw new NnunetError(
       'ERR_DATASET',
@@ -89,6 +120,8 @@ export function planInstall(zipPath: string, entries: readonly ZipEntry[]): Inst
   const fileKeys = new Map<string, string>();
   const dirKeys = new Map<string, string>();
   const allParts: { name: string; parts: string[] }[] = [];
+  const maxBytes = limits.maxBytes ?? DEFAULT_MAX_INSTALL_BYTES;
+  const maxRatio = limits.maxRatio ?? DEFAULT_MAX_COMPRESSION_RATIO;
   let bytes = 0;
   for (const entry of entries) {
     const name = entry.name;
@@ -133,9 +166,31 @@ export function planInstall(zipPath: string, entries: readonly ZipEntry[]): Inst
       reject(name, `uses compression method ${entry.method} (only stored and deflate are supported)`);
     }
     if (fileKeys.has(key)) reject(name, `appears twice (also as "${fileKeys.get(key)}")`);
+    if (entry.size >= RATIO_FLOOR_BYTES && entry.size > maxRatio * Math.max(1, entry.compressedSize)) {
+      reject(
+        name,
+        `would expand ${Math.round(entry.size / Math.max(1, entry.compressedSize))}-fold (${entry.compressedSize} bytes to ${entry.size}), more than the ${maxRatio}-fold any model file needs: this is a zip bomb or a damaged archive`,
+      );
+    }
     fileKeys.set(key, name);
     files.push({ entry, parts });
     bytes += entry.size;
+  }
+  const bomb = (why: string): never => {
+    throw new NnunetError(
+      'ERR_DATASET',
+      `${zipPath} was not installed: ${why}; nothing was written (use an archive made by nnUNet_export_model_to_zip).`,
+    );
+  };
+  if (bytes > maxBytes) {
+    bomb(
+      `it would unpack to ${sizeText(bytes)}, more than the limit of ${sizeText(maxBytes)} (a zip bomb or not a model archive)`,
+    );
+  }
+  if (archiveBytes !== undefined && bytes >= RATIO_FLOOR_BYTES && bytes > maxRatio * Math.max(1, archiveBytes)) {
+    bomb(
+      `its ${sizeText(archiveBytes)} would unpack to ${sizeText(bytes)}, more than ${maxRatio} times as much (entries sharing their data, a zip bomb)`,
+    );
   }
   if (files.length === 0) {
     throw new NnunetError('ERR_DATASET', `${zipPath} holds no model files: it is not an nnU-Net model archive.`);
@@ -157,7 +212,7 @@ export function planInstall(zipPath: string, entries: readonly ZipEntry[]): Inst
   return { files, dirs, units, bytes };
 }
 
-export interface InstallOptions {
+export interface InstallOptions extends InstallLimits {
   /** $RESULTS_FOLDER (the archive goes into its nnUNet/ sub-folder). */
   resultsFolder: string;
   /** Replace existing files whose bytes differ from the archive's (default: refuse). */
@@ -274,8 +329,9 @@ function moveInto(from: string, to: string): void {
  * refusal or failure nothing under nnUNet/ changes.
  */
 export async function installModelFromZip(zipPath: string, options: InstallOptions): Promise<InstallResult> {
-  const reader = ZipReader.open(zipPath);
-  const plan = planInstall(zipPath, reader.entries);
+  const reader = await ZipReader.open(zipPath);
+  const plan = planInstall(zipPath, reader.entries, options, reader.fileSize);
+  await reader.checkLocalHeaders();
   const trained = join(options.resultsFolder, RESULTS_SUBFOLDER);
   const target = (parts: readonly string[]): string => join(trained, ...parts);
   const refuse = (why: string, fix: string): never => {

@@ -31,3 +31,26 @@ test('truncated archives fail with an NnunetError at every cut', () => {
     assert.throws(() => readNpzRaw(path), { name: 'NnunetError' }, `cut at ${cut}`);
   }
 });
+
+test('a damaged byte anywhere leaves the values intact or is an NnunetError (CRC-32 checked)', () => {
+  const dir = tempDir();
+  const values = new Uint8Array(4 * 64).map((_, i) => (i * 37) % 251);
+  writeNpz(join(dir, 'whole.npz'), [{ name: 'softmax', descr: '<f4', shape: [64], bytes: values }]);
+  const whole = readFileSync(join(dir, 'whole.npz'));
+  const expected = readNpzRaw(join(dir, 'whole.npz')).get('softmax');
+  let refused = 0;
+  for (let at = 0; at < whole.length; at++) {
+    const path = join(dir, `flip${at}.npz`);
+    const bytes = Buffer.from(whole);
+    bytes[at] = (bytes[at] as number) ^ 0x10;
+    writeFileSync(path, bytes);
+    try {
+      // A damaged name only renames the member.
+      assert.deepEqual([...readNpzRaw(path).values()], [expected], `byte ${at}`);
+    } catch (e) {
+      assert.equal((e as Error).name, 'NnunetError', `byte ${at}: ${String(e)}`);
+      refused++;
+    }
+  }
+  assert.ok(refused > whole.length / 2);
+});

@@ -12,6 +12,12 @@ import { FIXTURES, tempDir } from '../helpers.js';
 
 const SHARING = join(FIXTURES, 'sharing');
 
+/** Whether the archive ends in a ZIP64 end record (its locator sits right before the end record). */
+function hasZip64EndRecord(path: string): boolean {
+  const raw = readFileSync(path);
+  return raw.readUInt32LE(raw.length - 22 - 20) === 0x07064b50;
+}
+
 function randomBytes(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
   let s = seed >>> 0;
@@ -28,8 +34,8 @@ test('a ZIP64 archive written by Python zipfile (force_zip64 + ZIP64 end record)
     size: number;
     sha256: string;
   }[];
-  const z = ZipReader.open(join(SHARING, 'zip64.zip'));
-  assert.equal(z.zip64, true);
+  const z = await ZipReader.open(join(SHARING, 'zip64.zip'));
+  assert.equal(hasZip64EndRecord(join(SHARING, 'zip64.zip')), true);
   assert.deepEqual(
     z.entries.map((e) => e.name),
     expected.map((e) => e.name),
@@ -50,7 +56,7 @@ test('a ZIP64 archive written by Python zipfile (force_zip64 + ZIP64 end record)
 test('ZIP64 extra fields in the central directory (saturated sizes and offsets, Python zipfile) read back', async () => {
   const expected = JSON.parse(readFileSync(join(SHARING, 'zip64.json'), 'utf8')) as { name: string; sha256: string }[];
   const raw = readFileSync(join(SHARING, 'zip64_central.zip'));
-  const z = ZipReader.open(join(SHARING, 'zip64_central.zip'));
+  const z = await ZipReader.open(join(SHARING, 'zip64_central.zip'));
   // The central record of random.bin stores 0xFFFFFFFF for both sizes and the offset.
   const cd = raw.lastIndexOf(Buffer.from('random.bin')) - 46;
   assert.equal(raw.readUInt32LE(cd), 0x02014b50);
@@ -79,13 +85,13 @@ test('writer round trip: deflate and stored, streamed files and buffers, UTF-8 n
   await w.addFile('models/big.bin', join(dir, 'big.bin'), { method: METHOD_STORED });
   await w.addFile('models/text.txt', join(dir, 'text.txt'));
   await w.addFile('empty', join(dir, 'empty'));
-  w.addBuffer('grüße/ü.json', Buffer.from('{"a": 1}'));
-  assert.throws(() => w.addBuffer('models/text.txt', Buffer.alloc(1)), /already has an entry/);
-  assert.throws(() => w.addBuffer('../x', Buffer.alloc(1)), /not a valid relative entry name/);
+  await w.addBuffer('grüße/ü.json', Buffer.from('{"a": 1}'));
+  await assert.rejects(w.addBuffer('models/text.txt', Buffer.alloc(1)), /already has an entry/);
+  await assert.rejects(w.addBuffer('../x', Buffer.alloc(1)), /not a valid relative entry name/);
   assert.equal(existsSync(path), false, 'nothing under the final name before close');
-  w.close();
-  const z = ZipReader.open(path);
-  assert.equal(z.zip64, false);
+  await w.close();
+  const z = await ZipReader.open(path);
+  assert.equal(hasZip64EndRecord(path), false);
   assert.deepEqual(
     z.entries.map((e) => [e.name, e.size, e.method]),
     [
@@ -102,35 +108,52 @@ test('writer round trip: deflate and stored, streamed files and buffers, UTF-8 n
   assert.ok((await z.read(z.entries[1] as never)).equals(text));
   assert.equal((await z.read(z.entries[2] as never)).length, 0);
   assert.equal((await z.read(z.entries[3] as never)).toString(), '{"a": 1}');
-  // The local header's CRC and sizes were patched in after the data: decode the text member by hand.
+  // A reader going by local headers finds each member's CRC and sizes next to its data: in the local
+  // header of a buffer, in the data descriptor after a streamed file. Decode both by hand.
   const raw = readFileSync(path);
-  const off = z.entries[1]?.localHeaderOffset as number;
-  assert.equal(raw.readUInt32LE(off + 14), z.entries[1]?.crc32);
-  assert.equal(raw.readUInt32LE(off + 18), z.entries[1]?.compressedSize);
-  const start = off + 30 + raw.readUInt16LE(off + 26) + raw.readUInt16LE(off + 28);
-  assert.ok(inflateRawSync(raw.subarray(start, start + (z.entries[1]?.compressedSize as number))).equals(text));
+  for (const [i, expected] of [
+    [1, text],
+    [3, Buffer.from('{"a": 1}')],
+  ] as const) {
+    const e = z.entries[i];
+    assert.ok(e);
+    const off = e.localHeaderOffset;
+    const start = off + 30 + raw.readUInt16LE(off + 26) + raw.readUInt16LE(off + 28);
+    assert.ok(inflateRawSync(raw.subarray(start, start + e.compressedSize)).equals(expected), e.name);
+    if ((raw.readUInt16LE(off + 6) & 0x0008) === 0) {
+      assert.equal(raw.readUInt32LE(off + 14), e.crc32, e.name);
+      assert.equal(raw.readUInt32LE(off + 18), e.compressedSize, e.name);
+    } else {
+      const d = start + e.compressedSize;
+      assert.equal(raw.readUInt32LE(d), 0x08074b50, `${e.name}: data descriptor`);
+      assert.equal(raw.readUInt32LE(d + 4), e.crc32, e.name);
+      assert.equal(raw.readUInt32LE(d + 8), e.compressedSize, e.name);
+    }
+  }
 });
 
 test('forced ZIP64 records and more than 65535 entries read back', async () => {
   const dir = tempDir();
   const forced = join(dir, 'f.zip');
   const w = new ZipWriter(forced, { forceZip64: true });
-  w.addBuffer('a.txt', Buffer.from('hello'));
+  await w.addBuffer('a.txt', Buffer.from('hello'));
   writeFileSync(join(dir, 'b'), randomBytes(70_000, 2));
   await w.addFile('b.bin', join(dir, 'b'));
-  w.close();
-  const z = ZipReader.open(forced);
-  assert.equal(z.zip64, true);
+  await w.close();
+  const z = await ZipReader.open(forced);
+  assert.equal(hasZip64EndRecord(forced), true);
   assert.equal((await z.read(z.entries[0] as never)).toString(), 'hello');
   assert.ok((await z.read(z.entries[1] as never)).equals(randomBytes(70_000, 2)));
 
   const many = join(dir, 'many.zip');
-  const m = new ZipWriter(many, { level: 1 });
-  const N = 70_000;
-  for (let i = 0; i < N; i++) m.addBuffer(`f/${i}`, Buffer.from(String(i)));
-  m.close();
-  const r = ZipReader.open(many);
-  assert.equal(r.zip64, true, 'entry count past 65535 needs the ZIP64 end record');
+  const m = new ZipWriter(many);
+  // The fewest entries that need the ZIP64 end record; folder entries, the cheapest for zip.js to write.
+  const N = 65_536;
+  for (let i = 0; i < N - 1; i++) await m.addBuffer(`f/${i}/`, Buffer.alloc(0));
+  await m.addBuffer(`f/${N - 1}`, Buffer.from(String(N - 1)));
+  await m.close();
+  const r = await ZipReader.open(many);
+  assert.equal(hasZip64EndRecord(many), true, 'entry count past 65535 needs the ZIP64 end record');
   assert.equal(r.entries.length, N);
   assert.equal((await r.read(r.entries[N - 1] as never)).toString(), String(N - 1));
   assert.equal(readFileSync(many).readUInt16LE(readFileSync(many).length - 22 + 10), 0xffff);
@@ -141,27 +164,66 @@ test('a damaged member fails its CRC check and leaves no file; a truncated archi
   const path = join(dir, 'a.zip');
   const w = new ZipWriter(path);
   const data = randomBytes(10_000, 3);
-  w.addBuffer('x.bin', data, { method: METHOD_STORED });
-  w.close();
+  await w.addBuffer('x.bin', data, { method: METHOD_STORED });
+  await w.close();
   const bytes = readFileSync(path);
-  const z0 = ZipReader.open(path);
-  const start = (z0.entries[0]?.localHeaderOffset as number) + 30 + 'x.bin'.length;
+  const z0 = await ZipReader.open(path);
+  const off = z0.entries[0]?.localHeaderOffset as number;
+  const start = off + 30 + bytes.readUInt16LE(off + 26) + bytes.readUInt16LE(off + 28);
   bytes[start + 5000] = (bytes[start + 5000] as number) ^ 0xff;
   const bad = join(dir, 'bad.zip');
   writeFileSync(bad, bytes);
-  const z = ZipReader.open(bad);
+  const z = await ZipReader.open(bad);
   const out = join(dir, 'x.out');
   await assert.rejects(z.extract(z.entries[0] as never, out), /bad\.zip is damaged: x\.bin fails its CRC-32 check/);
   assert.equal(existsSync(out), false);
   writeFileSync(join(dir, 'cut.zip'), bytes.subarray(0, 4000));
-  assert.throws(
-    () => ZipReader.open(join(dir, 'cut.zip')),
+  await assert.rejects(
+    ZipReader.open(join(dir, 'cut.zip')),
     /cut\.zip is not a readable zip archive \(no end-of-central-directory/,
   );
-  assert.throws(() => ZipReader.open(join(dir, 'missing.zip')), /missing\.zip does not exist/);
+  await assert.rejects(ZipReader.open(join(dir, 'missing.zip')), /missing\.zip does not exist/);
 });
 
-test('crc32Update continues a CRC across chunks (table-based, no zlib.crc32 needed)', () => {
+test('every truncation or damaged byte of an archive ends in one NnunetError naming the file', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'a.zip');
+  const w = new ZipWriter(path);
+  await w.addBuffer('models/a.json', Buffer.from('{"a": 1}'.repeat(20)));
+  await w.addBuffer('models/b.bin', randomBytes(300, 5), { method: METHOD_STORED });
+  writeFileSync(join(dir, 'c.txt'), 'nnU-Net '.repeat(50));
+  await w.addFile('models/c.txt', join(dir, 'c.txt'));
+  await w.close();
+  const whole = readFileSync(path);
+  const readAll = async (file: string): Promise<void> => {
+    const z = await ZipReader.open(file);
+    for (const e of z.entries) await z.read(e);
+  };
+  await readAll(path);
+  const variants: Buffer[] = [];
+  for (let cut = 0; cut < whole.length; cut += 5) variants.push(whole.subarray(0, cut));
+  for (let at = 0; at < whole.length; at += 3) {
+    const b = Buffer.from(whole);
+    b[at] = (b[at] as number) ^ 0x5a;
+    variants.push(b);
+  }
+  let refused = 0;
+  for (const [i, bytes] of variants.entries()) {
+    const file = join(dir, `v${i}.zip`);
+    writeFileSync(file, bytes);
+    try {
+      await readAll(file);
+    } catch (e) {
+      refused++;
+      assert.ok(e instanceof NnunetError, `variant ${i}: ${String(e)}`);
+      assert.ok(e.message.includes(file), `variant ${i}: ${e.message}`);
+      assert.equal(e.message.split('\n').length, 1, `variant ${i}: one line`);
+    }
+  }
+  assert.ok(refused > variants.length / 2, `${refused} of ${variants.length} refused`);
+});
+
+test('crc32Update continues a CRC across chunks', () => {
   // The standard check value of CRC-32 (ISO-HDLC): "123456789" -> 0xCBF43926.
   const check = Buffer.from('123456789');
   assert.equal(crc32Update(check), 0xcbf43926);
@@ -212,13 +274,13 @@ test('file-system failures of the writer and reader are one sentence naming the 
   // The failed names stay free and the writer keeps working.
   writeFileSync(join(dir, 'gone.bin'), 'back');
   await w.addFile('gone.bin', join(dir, 'gone.bin'));
-  w.close();
-  const z = ZipReader.open(path);
+  await w.close();
+  const z = await ZipReader.open(path);
   assert.deepEqual(
     z.entries.map((e) => e.name),
     ['gone.bin'],
   );
-  assert.throws(() => ZipReader.open(dir), /is a folder, not a zip file/);
+  await assert.rejects(ZipReader.open(dir), /is a folder, not a zip file/);
   // Extracting onto an existing path names it.
   await assert.rejects(z.extract(z.entries[0] as never, join(dir, 'gone.bin')), (e) => {
     assert.ok(e instanceof NnunetError);
@@ -229,10 +291,10 @@ test('file-system failures of the writer and reader are one sentence naming the 
   const sub = join(dir, 'sub');
   mkdirSync(sub);
   const w2 = new ZipWriter(join(sub, 'b.zip'));
-  w2.addBuffer('x', Buffer.from('x'));
+  await w2.addBuffer('x', Buffer.from('x'));
   rmSync(sub, { recursive: true });
-  assert.throws(
-    () => w2.close(),
+  await assert.rejects(
+    w2.close(),
     /^NnunetError: Finishing the zip archive .*b\.zip failed \(ENOENT: the folder .*sub no longer exists\)/,
   );
 });

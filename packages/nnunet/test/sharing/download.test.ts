@@ -20,7 +20,7 @@ import { PACKAGE_ROOT, tempDir } from '../helpers.js';
 const MODEL = '3d_fullres/Task099_Tiny/nnUNetTrainerV2__nnUNetPlansv2.1';
 
 /** A model archive of ~200 kB (incompressible weights so that the transfer has many chunks). */
-function makeArchive(): Buffer {
+async function makeArchive(): Promise<Buffer> {
   const dir = tempDir();
   const weights = Buffer.alloc(200_000);
   let s = 9;
@@ -29,9 +29,9 @@ function makeArchive(): Buffer {
     weights[i] = s >>> 24;
   }
   const w = new ZipWriter(join(dir, 'm.zip'));
-  w.addBuffer(`${MODEL}/plans.json`, Buffer.from('{"num_classes": 2}'));
-  w.addBuffer(`${MODEL}/fold_0/model_final_checkpoint.safetensors`, weights);
-  w.close();
+  await w.addBuffer(`${MODEL}/plans.json`, Buffer.from('{"num_classes": 2}'));
+  await w.addBuffer(`${MODEL}/fold_0/model_final_checkpoint.safetensors`, weights);
+  await w.close();
   return readFileSync(join(dir, 'm.zip'));
 }
 
@@ -105,7 +105,7 @@ async function serve(
 }
 
 test('download through a redirect, install, and delete the .part file', async () => {
-  const archive = makeArchive();
+  const archive = await makeArchive();
   const s = await serve(archive);
   try {
     const results = join(tempDir(), 'results');
@@ -135,7 +135,7 @@ test('download through a redirect, install, and delete the .part file', async ()
 });
 
 test('a connection dropped half-way is resumed with a Range request within the call', async () => {
-  const archive = makeArchive();
+  const archive = await makeArchive();
   const s = await serve(archive, (n) => (n === 1 ? 'drop' : 'ok'));
   try {
     const results = join(tempDir(), 'results');
@@ -155,7 +155,7 @@ test('a connection dropped half-way is resumed with a Range request within the c
 });
 
 test('without retries the interrupted download stays as .part and the next call resumes it', async () => {
-  const archive = makeArchive();
+  const archive = await makeArchive();
   const s = await serve(archive, (n) => (n === 1 ? 'drop' : 'ok'));
   try {
     const results = join(tempDir(), 'results');
@@ -179,7 +179,7 @@ test('without retries the interrupted download stays as .part and the next call 
 });
 
 test('a server that ignores Range restarts the file; a complete .part is answered 416; a wrong prefix is deleted', async () => {
-  const archive = makeArchive();
+  const archive = await makeArchive();
   const s = await serve(archive, (n) => (n === 1 ? 'no-range' : 'ok'));
   try {
     const dir = tempDir();
@@ -209,7 +209,7 @@ test('a server that ignores Range restarts the file; a complete .part is answere
 });
 
 test('404, refused connection, unknown host and silence give one clear sentence each', async () => {
-  const s = await serve(makeArchive(), () => 'hang');
+  const s = await serve(await makeArchive(), () => 'hang');
   const results = tempDir();
   try {
     await assert.rejects(
@@ -313,7 +313,7 @@ test('TLS failures, HTTP parse errors and unknown codes are one ERR_NETWORK sent
     tls.close();
   }
   // https:// to a plain HTTP server: the TLS handshake fails (EPROTO).
-  const plain = await serve(makeArchive());
+  const plain = await serve(await makeArchive());
   try {
     await assert.rejects(
       downloadAndInstall(`${plain.url.replace('http:', 'https:')}/model.zip`, { resultsFolder: results }),
@@ -362,7 +362,7 @@ test('TLS failures, HTTP parse errors and unknown codes are one ERR_NETWORK sent
 });
 
 test('a redirect to a bad Location is a sentence, not an uncaught exception', async () => {
-  const s = await serve(makeArchive());
+  const s = await serve(await makeArchive());
   const results = tempDir();
   try {
     for (const path of ['/bad-redirect', '/ftp-redirect']) {
@@ -386,7 +386,7 @@ test('a redirect to a bad Location is a sentence, not an uncaught exception', as
 });
 
 test('a .part that cannot be written (disk full, a folder in the way) stops at once, naming it', async () => {
-  const archive = makeArchive();
+  const archive = await makeArchive();
   const s = await serve(archive);
   try {
     const url = `${s.url}/model.zip`;

@@ -13,12 +13,13 @@ import type { NnunetError } from '../../src/errors.js';
 import { createInitialisedModel } from '../../src/inference/model-folder.js';
 import { loadModel, predictVolumes } from '../../src/inference/predict.js';
 import type { Volume } from '../../src/io/image.js';
-import { crc32Update, ZipReader, ZipWriter } from '../../src/io/zip.js';
+import { crc32Update, METHOD_STORED, ZipReader, ZipWriter } from '../../src/io/zip.js';
 import { DEFAULT_PLANS_IDENTIFIER, DEFAULT_TRAINER, trainerFolderPath } from '../../src/model/layout.js';
 import type { Plans } from '../../src/model/plans.js';
 import { changeTrainerClass } from '../../src/sharing/change-trainer.js';
 import { exportModelToZip } from '../../src/sharing/export.js';
 import { installModelFromZip } from '../../src/sharing/install.js';
+import { product } from '../../src/util/shape.js';
 import { FIXTURES, PACKAGE_ROOT, tempDir } from '../helpers.js';
 
 const TASK = 'Task004_Hippocampus';
@@ -61,6 +62,17 @@ function makeResults(): { results: string; ours: string; v1: string } {
   return { results, ours, v1 };
 }
 
+/** Incompressible bytes from a seed. */
+function randomBytes(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    b[i] = s >>> 24;
+  }
+  return b;
+}
+
 function listFiles(root: string): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
@@ -75,7 +87,7 @@ function listFiles(root: string): string[] {
 }
 
 function randomVolume(shape: number[], seed: number): Volume {
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = product(shape);
   const data = new Float32Array(n);
   let s = seed;
   for (let i = 0; i < n; i++) {
@@ -121,7 +133,7 @@ test('export -> install into another RESULTS_FOLDER: v1 entry layout, byte-ident
   ];
   assert.deepEqual(r.entries, expected);
   assert.deepEqual(
-    ZipReader.open(zip).entries.map((e) => e.name),
+    (await ZipReader.open(zip)).entries.map((e) => e.name),
     expected,
   );
 
@@ -186,11 +198,11 @@ test('strict export: missing configuration, fold, checkpoint or postprocessing.j
 });
 
 /** An archive holding `members` (name -> bytes; names ending in '/' are folder entries). */
-function archive(members: [string, string][]): string {
+async function archive(members: [string, string][]): Promise<string> {
   const zip = join(tempDir(), 'a.zip');
   const w = new ZipWriter(zip);
-  for (const [name, data] of members) w.addBuffer(name, Buffer.from(data));
-  w.close();
+  for (const [name, data] of members) await w.addBuffer(name, Buffer.from(data));
+  await w.close();
   return zip;
 }
 
@@ -314,8 +326,8 @@ test('an existing file with the same size and CRC-32 but other bytes is still fo
   assert.ok(!forged.equals(original));
   const zip = join(tempDir(), 'a.zip');
   const w = new ZipWriter(zip);
-  w.addBuffer(`3d_fullres/Task099_Tiny/${TP}/fold_0/debug.json`, original);
-  w.close();
+  await w.addBuffer(`3d_fullres/Task099_Tiny/${TP}/fold_0/debug.json`, original);
+  await w.close();
   const other = join(tempDir(), 'results');
   const path = join(other, 'nnUNet', '3d_fullres', 'Task099_Tiny', TP, 'fold_0', 'debug.json');
   mkdirSync(dirname(path), { recursive: true });
@@ -337,7 +349,7 @@ test('a failure half-way through the merge puts every file back', async (t) => {
   mkdirSync(join(target, 'fold_1'), { recursive: true });
   writeFileSync(join(target, 'plans.json'), '{"old": 1}');
   writeFileSync(join(target, 'fold_1', 'keep.txt'), 'keep');
-  const zip = archive([
+  const zip = await archive([
     [`3d_fullres/Task099_Tiny/${TP}/plans.json`, '{"new": 2}'],
     [`3d_fullres/Task099_Tiny/${TP}/fold_0/model_final_checkpoint.json`, '{}'],
     [`3d_fullres/Task099_Tiny/${TP}/fold_1/model_final_checkpoint.json`, '{}'],
@@ -385,7 +397,7 @@ test('files outside a model folder are refused, so no task or configuration fold
     [['nnUNet'], /entry "nnUNet" is not inside 2d\/, 3d_lowres\//],
   ];
   for (const [names, message] of cases) {
-    const zip = archive([[`${model}/fold_0/debug.json`, '{}'], ...names.map((n): [string, string] => [n, 'x'])]);
+    const zip = await archive([[`${model}/fold_0/debug.json`, '{}'], ...names.map((n): [string, string] => [n, 'x'])]);
     await assert.rejects(installModelFromZip(zip, { resultsFolder: results, overwrite: true }), (e) => {
       assert.match((e as Error).message, message);
       assert.match((e as Error).message, /nothing was written/);
@@ -395,7 +407,7 @@ test('files outside a model folder are refused, so no task or configuration fold
   assert.deepEqual(snapshot(results), before, 'the existing task and configuration folders are intact');
   assert.ok(existsSync(join(ours, 'fold_1', 'model_final_checkpoint.safetensors')));
   // v1's layouts are accepted: model folders and ensembles/<task>/<name>/, with or without nnUNet/ and folder entries.
-  const ok = archive([
+  const ok = await archive([
     ['nnUNet/', ''],
     ['nnUNet/3d_lowres/', ''],
     [`nnUNet/3d_lowres/${TASK}/`, ''],
@@ -457,7 +469,7 @@ test('a path that is both a file and a folder in the archive is refused before e
   ];
   for (const [members, message] of cases) {
     const results = join(tempDir(), 'results');
-    await assert.rejects(installModelFromZip(archive(members), { resultsFolder: results }), (e) => {
+    await assert.rejects(installModelFromZip(await archive(members), { resultsFolder: results }), (e) => {
       assert.equal((e as NnunetError).code, 'ERR_DATASET');
       assert.match((e as Error).message, message);
       assert.match((e as Error).message, /nothing was written/);
@@ -470,9 +482,9 @@ test('a path that is both a file and a folder in the archive is refused before e
 test('archives with entries under nnUNet/ (relative to RESULTS_FOLDER) install to the same place', async () => {
   const zip = join(tempDir(), 'prefixed.zip');
   const w = new ZipWriter(zip);
-  w.addBuffer(`nnUNet/3d_fullres/Task099_Tiny/${TP}/plans.json`, Buffer.from('{}'));
-  w.addBuffer('__MACOSX/._plans.json', Buffer.from('resource fork'));
-  w.close();
+  await w.addBuffer(`nnUNet/3d_fullres/Task099_Tiny/${TP}/plans.json`, Buffer.from('{}'));
+  await w.addBuffer('__MACOSX/._plans.json', Buffer.from('resource fork'));
+  await w.close();
   const other = join(tempDir(), 'results');
   await installModelFromZip(zip, { resultsFolder: other });
   assert.deepEqual(listFiles(other), [`nnUNet/3d_fullres/Task099_Tiny/${TP}/plans.json`]);
@@ -506,13 +518,130 @@ test('malicious or damaged archives are refused before anything is written', asy
   const zip = join(tempDir(), 'model.zip');
   await exportModelToZip({ resultsFolder: results, task: TASK, output: zip, configurations: ['2d'], folds: ['0'] });
   const bytes = readFileSync(zip);
-  const last = ZipReader.open(zip).entries.at(-1);
+  const last = (await ZipReader.open(zip)).entries.at(-1);
   assert.ok(last);
   const at = last.localHeaderOffset + 30 + Buffer.byteLength(last.name) + 2;
   bytes[at] = (bytes[at] as number) ^ 0x55;
   writeFileSync(zip, bytes);
   const other = join(tempDir(), 'results');
   await assert.rejects(installModelFromZip(zip, { resultsFolder: other }), /is damaged: .*postprocessing\.json/);
+  assert.deepEqual(readdirSync(other), [], 'staging folder removed, nothing installed');
+});
+
+/** Central-directory records of `zip`, and where the directory starts (a small archive without ZIP64). */
+function centralRecords(zip: Buffer): { records: Buffer[]; offset: number } {
+  const eocd = zip.length - 22;
+  assert.equal(zip.readUInt32LE(eocd), 0x06054b50);
+  const offset = zip.readUInt32LE(eocd + 16);
+  const records: Buffer[] = [];
+  for (let k = 0, p = offset; k < zip.readUInt16LE(eocd + 10); k++) {
+    const length = 46 + zip.readUInt16LE(p + 28) + zip.readUInt16LE(p + 30) + zip.readUInt16LE(p + 32);
+    records.push(Buffer.from(zip.subarray(p, p + length)));
+    p += length;
+  }
+  return { records, offset };
+}
+
+/**
+ * `zip` with `copies` more central-directory records that point at the data of its last entry under
+ * other names: the overlapping-entry zip bomb, where every entry expands only once.
+ */
+function withSharedEntries(zip: Buffer, copies: number): Buffer {
+  const { records, offset } = centralRecords(zip);
+  const last = records.at(-1) as Buffer;
+  const name = last.subarray(46, 46 + last.readUInt16LE(28)).toString();
+  for (let i = 0; i < copies; i++) {
+    const header = Buffer.from(last.subarray(0, 46));
+    const copyName = Buffer.from(name.replace(/\.bin$/, `_${i}.bin`));
+    header.writeUInt16LE(copyName.length, 28);
+    header.writeUInt16LE(0, 30);
+    header.writeUInt16LE(0, 32);
+    records.push(header, copyName);
+  }
+  const cd = Buffer.concat(records);
+  const end = Buffer.from(zip.subarray(zip.length - 22));
+  end.writeUInt16LE(records.length - copies, 8);
+  end.writeUInt16LE(end.readUInt16LE(8), 10);
+  end.writeUInt32LE(cd.length, 12);
+  return Buffer.concat([zip.subarray(0, offset), cd, end]);
+}
+
+test('zip bombs are refused from the central directory before anything is extracted', async () => {
+  const dir = tempDir();
+  const model = `3d_fullres/Task099_Tiny/${TP}`;
+  const refused = async (zip: string, message: RegExp, limits = {}): Promise<void> => {
+    const results = join(tempDir(), 'results');
+    await assert.rejects(installModelFromZip(zip, { resultsFolder: results, ...limits }), (e) => {
+      assert.equal((e as NnunetError).code, 'ERR_DATASET');
+      assert.match((e as Error).message, message);
+      assert.match((e as Error).message, /nothing was written/);
+      return true;
+    });
+    assert.equal(existsSync(results), false, 'RESULTS_FOLDER untouched: nothing was extracted');
+  };
+  // A member of 16 MiB of zeros deflates to about 16 KiB: a thousand-fold expansion.
+  writeFileSync(join(dir, 'zeros'), Buffer.alloc(16 * 1024 ** 2));
+  const bomb = join(dir, 'bomb.zip');
+  const w = new ZipWriter(bomb);
+  await w.addBuffer(`${model}/plans.json`, Buffer.from('{}'));
+  await w.addFile(`${model}/fold_0/model_final_checkpoint.safetensors`, join(dir, 'zeros'));
+  await w.close();
+  assert.ok(statSync(bomb).size < 100_000);
+  await refused(
+    bomb,
+    /entry ".*fold_0\/model_final_checkpoint\.safetensors" would expand \d+-fold \(\d+ bytes to 16777216\), more than the 100-fold any model file needs: this is a zip bomb/,
+  );
+  // Incompressible members over the total cap (lowered here; 32 GiB by default).
+  const big = join(dir, 'big.zip');
+  const b = new ZipWriter(big);
+  for (const f of ['0', '1']) await b.addBuffer(`${model}/fold_${f}/w.bin`, randomBytes(768 * 1024, Number(f) + 1));
+  await b.close();
+  await refused(
+    big,
+    /would unpack to 1\.5 MiB, more than the limit of 1\.0 MiB \(a zip bomb or not a model archive\)/,
+    { maxBytes: 1024 ** 2 },
+  );
+  assert.equal((await installModelFromZip(big, { resultsFolder: join(tempDir(), 'r') })).addedFiles.length, 2);
+  // 200 entries sharing one stored member of 64 KiB: each expands once, the archive 150-fold.
+  const one = join(dir, 'one.zip');
+  const o = new ZipWriter(one);
+  await o.addBuffer(`${model}/fold_0/w.bin`, randomBytes(64 * 1024, 3), { method: METHOD_STORED });
+  await o.close();
+  const shared = join(dir, 'shared.zip');
+  writeFileSync(shared, withSharedEntries(readFileSync(one), 200));
+  assert.equal((await ZipReader.open(shared)).entries.length, 201);
+  await refused(
+    shared,
+    /its \d+\.\d KiB would unpack to 12\.6 MiB, more than 100 times as much \(entries sharing their data, a zip bomb\)/,
+  );
+  // Below the ratio, entries that share their data are found by their local headers, before extraction too.
+  writeFileSync(shared, withSharedEntries(readFileSync(one), 2));
+  const other = join(tempDir(), 'results');
+  await assert.rejects(
+    installModelFromZip(shared, { resultsFolder: other }),
+    /shared\.zip is damaged: .*w_0\.bin shares its data with another entry \(a zip bomb\)/,
+  );
+  assert.equal(existsSync(other), false, 'RESULTS_FOLDER untouched: nothing was extracted');
+});
+
+test('a member that inflates past the size its headers declare is cut off and refused', async () => {
+  const model = `3d_fullres/Task099_Tiny/${TP}`;
+  const zip = join(tempDir(), 'lying.zip');
+  const w = new ZipWriter(zip);
+  await w.addBuffer(`${model}/plans.json`, Buffer.from('{"x": 1}'.repeat(50_000)));
+  await w.close();
+  // Both headers now claim 1000 bytes, so the caps (checked on declared sizes) pass.
+  const bytes = readFileSync(zip);
+  const { records, offset } = centralRecords(bytes);
+  const local = (records[0] as Buffer).readUInt32LE(42);
+  bytes.writeUInt32LE(1000, local + 22);
+  bytes.writeUInt32LE(1000, offset + 24);
+  writeFileSync(zip, bytes);
+  const other = join(tempDir(), 'results');
+  await assert.rejects(
+    installModelFromZip(zip, { resultsFolder: other }),
+    /lying\.zip is damaged: .*plans\.json decompresses to more bytes than recorded/,
+  );
   assert.deepEqual(readdirSync(other), [], 'staging folder removed, nothing installed');
 });
 
