@@ -38,9 +38,9 @@ import { convertDecathlonTask } from '../src/io/convert-decathlon.js';
 import { readNpy, writeNpy } from '../src/io/npy.js';
 import { trainerFolderPath } from '../src/model/layout.js';
 import type { Plans } from '../src/model/plans.js';
+import { readPlans } from '../src/model/plans.js';
 import { planAndPreprocess } from '../src/pipeline/plan-and-preprocess.js';
 import { plansFileName } from '../src/planning/plan-from-fingerprint.js';
-import { readPlans } from '../src/model/plans.js';
 
 import { preprocessArrays, settingsFromPlans } from '../src/preprocessing/preprocess.js';
 import { product } from '../src/util/shape.js';

@@ -38,13 +38,13 @@ import { clipGradNorm_, Generator, getNumThreads, rand, SGD, setNumThreads, type
 import { convertDecathlonTask } from '../src/io/convert-decathlon.js';
 import { defaultMirrorAxes, stageForConfiguration } from '../src/model/layout.js';
 import type { Plans } from '../src/model/plans.js';
+import { readPlans } from '../src/model/plans.js';
 import { deepSupervisionLossWeights, deepSupervisionScales } from '../src/network/deep-supervision.js';
 import { unetConfigFromPlans } from '../src/network/from-plans.js';
 import { GenericUNet } from '../src/network/generic-unet.js';
 import { initWeightsHe } from '../src/network/init.js';
 import { planAndPreprocess } from '../src/pipeline/plan-and-preprocess.js';
 import { plansFileName } from '../src/planning/plan-from-fingerprint.js';
-import { readPlans } from '../src/model/plans.js';
 import { type AugmentationParams, trainerV2AugmentationParams } from '../src/training/augmentation/index.js';
 import { BatchProducer } from '../src/training/batch-producer.js';
 import { loadDataset } from '../src/training/data-loader.js';

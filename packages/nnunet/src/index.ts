@@ -97,6 +97,7 @@ export {
   preprocessWithPlans,
 } from './pipeline/plan-and-preprocess.js';
 export { LOWRES_PREDICTIONS_FOLDER, type PredictTaskOptions, predictTask } from './pipeline/predict.js';
+export { trainFold } from './pipeline/train-fold.js';
 export { planFromFingerprint, plansFileName, planTask, writePlans } from './planning/plan-from-fingerprint.js';
 export { getPlanner, knownPlanners, registerPlanner } from './planning/registry.js';
 export * from './postprocessing/connected-components.js';
@@ -114,6 +115,5 @@ export { changeTrainerClass } from './sharing/change-trainer.js';
 export { type ExportOptions as ModelExportOptions, exportModelToZip } from './sharing/export.js';
 export { type InstallOptions, type InstallResult, installModelFromZip } from './sharing/install.js';
 export type { TrainOptions, TrainResult } from './training/options.js';
-export { trainFold } from './pipeline/train-fold.js';
 export { TRAINERS, type TrainerSpec } from './training/trainer-spec.js';
 export { plotTaskOverlays } from './visualisation/overlay.js';

@@ -181,7 +181,12 @@ export const DEFAULT_2D: AugmentationParams = deepFreeze({
   ...DEFAULT_3D,
   elastic: { ...DEFAULT_3D.elastic, alpha: [0, 200], sigma: [9, 13] },
   // v1 writes the unused axes as (-0., 0.) degrees in radians: a negative zero below.
-  rotation: { ...DEFAULT_3D.rotation, axis0: symmetricDegrees(180), axis1: symmetricDegrees(0), axis2: symmetricDegrees(0) },
+  rotation: {
+    ...DEFAULT_3D.rotation,
+    axis0: symmetricDegrees(180),
+    axis1: symmetricDegrees(0),
+    axis2: symmetricDegrees(0),
+  },
   mirror: { enabled: true, axes: [0, 1] },
 } satisfies AugmentationParams);
 
