@@ -2,7 +2,7 @@
  * What a caller can ask of one fold's training (nnUNet_train's options as a typed object), and
  * what it gets back.
  */
-import type { Configuration } from '../model/configuration.js';
+import type { Configuration, Fold } from '../model/configuration.js';
 import type { Env } from '../model/paths.js';
 import type { CascadeAugmentationParams } from './augmentation/index.js';
 
@@ -10,7 +10,8 @@ export interface TrainOptions {
   configuration: Configuration;
   trainer?: string;
   task: string | number;
-  fold: string | number;
+  /** A fold index or 'all' (parse text with parseFold). */
+  fold: Fold;
   env?: Env;
   /** Overrides of the trainer's schedule (v1 users ask for these). */
   epochs?: number;
