@@ -35,3 +35,14 @@ export function expectClose(
   }
   return { maxAbs, identical };
 }
+
+/** Incompressible bytes from a seed (a linear congruential generator's high bytes). */
+export function randomBytes(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    b[i] = s >>> 24;
+  }
+  return b;
+}

@@ -2,8 +2,9 @@
  * NumPy .npy files (format version 1.0): C-order arrays readable by numpy.load. Used for the
  * cropped and preprocessed cases ([C + 1, z, y, x] float32, channels then segmentation).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { NnunetError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { product } from '../util/shape.js';
 
 export type NpyArray =
@@ -59,21 +60,11 @@ export function writeNpy(path: string, data: NpyArray, shape: readonly number[])
       'ERR_ARGUMENT',
       `Cannot write ${path}: shape [${shape.join(', ')}] needs ${n} values, got ${data.length}.`,
     );
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, npyHeader(descrOf(data), shape));
-      writeSync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  // Header and data as two parts: the (possibly large) array is written from its own buffer, not copied.
+  writeFileAtomic(path, [
+    npyHeader(descrOf(data), shape),
+    new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  ]);
 }
 
 export interface NpyHeader {

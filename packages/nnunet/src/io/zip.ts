@@ -21,6 +21,7 @@ import { threadId } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 import type { Entry, Reader, ZipWriter as ZipJsWriter, ZipWriterAddDataOptions } from '@zip.js/zip.js';
 import { NnunetError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export const METHOD_STORED = 0;
 export const METHOD_DEFLATE = 8;
@@ -733,21 +734,5 @@ export function writeZipFile(path: string, members: readonly ZipFileMember[], le
   end.writeUInt32LE(cd.length, 12);
   end.writeUInt32LE(offset, 16);
   parts.push(cd, end);
-  const tmp = `${path}.tmp-${process.pid}-${threadId}`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      for (const part of parts) {
-        let off = 0;
-        while (off < part.length) off += writeSync(fd, part, off, part.length - off);
-      }
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw fsFailure(e, `Writing ${path}`, 'check that its folder exists and is writable, and free disk space');
-  }
+  writeFileAtomic(path, parts);
 }

@@ -8,7 +8,7 @@ import * as zlib from 'node:zlib';
 import { inflateRawSync } from 'node:zlib';
 import { NnunetError } from '../../src/errors.js';
 import { crc32Update, METHOD_DEFLATE, METHOD_STORED, ZipReader, ZipWriter } from '../../src/io/zip.js';
-import { FIXTURES, tempDir } from '../helpers.js';
+import { FIXTURES, randomBytes, tempDir } from '../helpers.js';
 
 const SHARING = join(FIXTURES, 'sharing');
 
@@ -16,16 +16,6 @@ const SHARING = join(FIXTURES, 'sharing');
 function hasZip64EndRecord(path: string): boolean {
   const raw = readFileSync(path);
   return raw.readUInt32LE(raw.length - 22 - 20) === 0x07064b50;
-}
-
-function randomBytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    b[i] = s >>> 24;
-  }
-  return b;
 }
 
 test('a ZIP64 archive written by Python zipfile (force_zip64 + ZIP64 end record) reads back byte-identical', async () => {

@@ -20,7 +20,7 @@ import { changeTrainerClass } from '../../src/sharing/change-trainer.js';
 import { exportModelToZip } from '../../src/sharing/export.js';
 import { installModelFromZip } from '../../src/sharing/install.js';
 import { product } from '../../src/util/shape.js';
-import { FIXTURES, PACKAGE_ROOT, tempDir } from '../helpers.js';
+import { FIXTURES, PACKAGE_ROOT, randomBytes, tempDir } from '../helpers.js';
 
 const TASK = 'Task004_Hippocampus';
 const TP = `${DEFAULT_TRAINER}__${DEFAULT_PLANS_IDENTIFIER}`;
@@ -60,17 +60,6 @@ function makeResults(): { results: string; ours: string; v1: string } {
     writeFileSync(join(ens, e, 'postprocessing.json'), POSTPROCESSING);
   }
   return { results, ours, v1 };
-}
-
-/** Incompressible bytes from a seed. */
-function randomBytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    b[i] = s >>> 24;
-  }
-  return b;
 }
 
 function listFiles(root: string): string[] {
