@@ -64,6 +64,7 @@ say "compiling TypeScript"
 rm -rf packages/torch/dist packages/nnunet/dist
 npx tsc -p packages/torch && npx tsc -p packages/nnunet
 # npm links a package's commands at `npm ci`, before tsc has written them, and skips missing
-# targets: link the nnUNet_* commands into node_modules/.bin now that they exist (also makes them
-# executable).
+# targets: link the nnUNet_* commands into node_modules/.bin now that they exist. npm makes the
+# targets executable only when it creates a link, and tsc rewrote them, so set the mode here.
 npm rebuild --ignore-scripts --no-audit --no-fund --loglevel=error nnunet
+chmod +x packages/nnunet/dist/src/cli/*.js
