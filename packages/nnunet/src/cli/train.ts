@@ -4,8 +4,13 @@ import { setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import { parseConfiguration, parseFold } from '../model/configuration.js';
 import { trainFold } from '../pipeline/train-fold.js';
+import { V1_SAVE_EVERY } from '../training/trainer-spec.js';
 import { defineCommand } from './args.js';
 import { ProgressBar } from './progress.js';
+
+/** Exit code of a run stopped by SIGTERM/SIGUSR1 with a resumable checkpoint (sysexits' EX_TEMPFAIL). */
+const EXIT_INTERRUPTED = 75;
+
 import { runCommand } from './run.js';
 
 const command = defineCommand({
@@ -14,7 +19,12 @@ const command = defineCommand({
     "Trains one fold (0-4 or all) of 2d, 3d_fullres, 3d_lowres or 3d_cascade_fullres with nnU-Net v1's\n" +
     'recipe into $RESULTS_FOLDER/nnUNet/CONFIGURATION/TASK/TRAINER__nnUNetPlansv2.1/fold_FOLD, then validates\n' +
     'it. A 3d_lowres fold also predicts its validation cases into pred_next_stage/ for the cascade;\n' +
-    '3d_cascade_fullres (trainer nnUNetTrainerV2CascadeFullRes) needs those of all 3d_lowres folds.',
+    '3d_cascade_fullres (trainer nnUNetTrainerV2CascadeFullRes) needs those of all 3d_lowres folds.\n' +
+    'Signals: the first Ctrl-C (SIGINT) finishes the epoch, saves and validates; a second one exits at once\n' +
+    `(code 130). SIGTERM or SIGUSR1 (Slurm's time limit, --signal) stop after the current iteration, save\n` +
+    `model_latest with the exact position and exit with code ${EXIT_INTERRUPTED}: requeue the job and continue\n` +
+    'with -c, which ends with the same weights as an uninterrupted run. fold_N/training_status.json says\n' +
+    'whether the fold is training, interrupted, failed, trained or complete; one process per fold (a lock).',
   example: 'nnUNet_train 3d_fullres nnUNetTrainerV2 4 0',
   positionals: [
     {
@@ -75,6 +85,12 @@ const command = defineCommand({
       help: 'accepted; runs are seeded and reproducible on the CPU',
     },
     disableSaving: { flag: '--disable_saving', type: 'flag', help: 'write no checkpoints or plots' },
+    saveEvery: {
+      flag: '--save_every',
+      type: 'int',
+      min: 1,
+      help: `write model_latest every N epochs (default 1; v1 used ${V1_SAVE_EVERY})`,
+    },
     epochs: { flag: '--epochs', type: 'int', help: "number of epochs (default: the trainer's, 1000)" },
     itersPerEpoch: { flag: '--iters-per-epoch', type: 'int', help: 'training iterations per epoch (default 250)' },
     valItersPerEpoch: {
@@ -98,15 +114,35 @@ function parsePlansIdentifier(text: string, flag: string): string {
 await runCommand(command, async (args) => {
   // LibTorch starts with one intra-op thread here; use every core unless OMP_NUM_THREADS says otherwise.
   setNumThreads(Number(process.env.OMP_NUM_THREADS) || availableParallelism());
-  // First Ctrl-C: finish the epoch, save and validate; a second one stops at once.
-  let stop = false;
+  // First Ctrl-C: finish the epoch, save and validate; a second one (or one during the final
+  // validation) exits at once: every file is written whole, so nothing partial is left.
+  let stopAfterEpoch = false;
+  let interrupt = false;
+  let phase: 'training' | 'validation' = 'training';
   process.on('SIGINT', () => {
-    if (stop) process.exit(130);
-    stop = true;
+    if (stopAfterEpoch || phase === 'validation') {
+      process.stderr.write('\naborted\n');
+      process.exit(130);
+    }
+    stopAfterEpoch = true;
     process.stderr.write('\nstopping after this epoch (Ctrl-C again to abort)\n');
   });
+  // SIGTERM/SIGUSR1: stop after this iteration with a checkpoint of the exact position (acts once).
+  const onTerminate = (signal: string) => () => {
+    if (phase === 'validation') {
+      process.stderr.write(
+        `\n${signal} during the final validation: exiting; the training is saved, validate later with -val\n`,
+      );
+      process.exit(EXIT_INTERRUPTED);
+    }
+    if (interrupt) return;
+    interrupt = true;
+    process.stderr.write(`\n${signal}: saving the exact position after this iteration, then exiting\n`);
+  };
+  process.on('SIGTERM', onTerminate('SIGTERM'));
+  process.on('SIGUSR1', onTerminate('SIGUSR1'));
   let bar: ProgressBar | undefined;
-  const { pretrainedWeights, epochs, itersPerEpoch, valItersPerEpoch, seed, workers } = args;
+  const { pretrainedWeights, epochs, itersPerEpoch, valItersPerEpoch, seed, workers, saveEvery } = args;
   const r = await trainFold({
     configuration: args.configuration,
     trainer: args.trainer,
@@ -126,18 +162,30 @@ await runCommand(command, async (args) => {
     ...(valItersPerEpoch !== undefined ? { valItersPerEpoch } : {}),
     ...(seed !== undefined ? { seed } : {}),
     ...(workers !== undefined ? { workers } : {}),
-    stopRequested: () => stop,
+    ...(saveEvery !== undefined ? { saveEvery } : {}),
+    stopRequested: () => stopAfterEpoch,
+    interruptRequested: () => interrupt,
+    onPhase: (p) => {
+      phase = p;
+    },
     log: (line) => {
       bar = undefined;
       process.stderr.write(`${line}\n`);
     },
-    onIteration: (phase, done, total, loss) => {
-      if (done === 1) bar = new ProgressBar(phase === 'train' ? 'train' : 'validation batches');
-      bar?.update(done, total);
-      if (done === total) bar?.finish(done, total);
-      void loss;
+    onIteration: (which, done, total, loss, epoch) => {
+      if (bar === undefined || done === 1)
+        bar = new ProgressBar(`epoch ${epoch} ${which === 'train' ? 'train' : 'validation batches'}`);
+      bar.update(done, total, loss);
+      if (done === total) bar.finish(done, total);
     },
   });
+  if (r.interrupted) {
+    process.stderr.write(
+      `interrupted: continue with nnUNet_train ${args.configuration} ${args.trainer} ${args.task} ${args.fold} -c (exit code ${EXIT_INTERRUPTED})\n`,
+    );
+    process.exitCode = EXIT_INTERRUPTED;
+    return;
+  }
   process.stdout.write(`fold folder: ${r.foldFolder}\nvalidation summary: ${r.validationSummary ?? '(none)'}\n`);
   if (r.nextStagePredictions.length > 0)
     process.stdout.write(`${r.nextStagePredictions.length} case(s) predicted for the next stage of the cascade\n`);

@@ -7,13 +7,15 @@
  *     plans.pkl                                                  the plans (pickled)
  *     fold_<N>/model_final_checkpoint.model + .model.pkl          PyTorch checkpoint + trainer description
  * (see v1-model.ts; only the weights are taken, nothing in the pickles is executed). Our own
- * checkpoints are written atomically.
+ * checkpoints are checkpoint sets (model/checkpoint-set.ts): written as a whole, read only when
+ * every file matches the sizes and hashes their JSON records.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Generator, safetensors, type Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import { readTorchCheckpoint, stateDictTensors } from '../io/torch-checkpoint.js';
+import { checkpointSetExists, readCheckpointSet, writeCheckpointSet } from '../model/checkpoint-set.js';
 import { type Configuration, isConfiguration } from '../model/configuration.js';
 import {
   CHECKPOINT_FORMAT,
@@ -52,8 +54,12 @@ export function saveCheckpoint(
 ): string {
   const folder = foldFolderPath(trainerFolder, meta.fold);
   mkdirSync(folder, { recursive: true });
-  safetensors.save(join(folder, `${name}.safetensors`), net.stateDict(), { format: CHECKPOINT_FORMAT });
-  writeJsonAtomic(join(folder, `${name}.json`), meta);
+  writeCheckpointSet(
+    folder,
+    name,
+    new Map([[`${name}.safetensors`, safetensors.serialize(net.stateDict(), { format: CHECKPOINT_FORMAT })]]),
+    meta,
+  );
   return folder;
 }
 
@@ -63,8 +69,9 @@ export function loadNetwork(
   fold: string,
   checkpoint = 'model_final_checkpoint',
 ): { net: GenericUNet; meta: CheckpointMeta; plans: Plans } {
-  const base = join(foldFolderPath(trainerFolder, fold), checkpoint);
-  const ours = existsSync(`${base}.safetensors`) && existsSync(`${base}.json`);
+  const folder = foldFolderPath(trainerFolder, fold);
+  const base = join(folder, checkpoint);
+  const ours = checkpointSetExists(folder, checkpoint);
   if (!ours && existsSync(`${base}${V1_CHECKPOINT_SUFFIX}`)) return loadV1Network(trainerFolder, fold, checkpoint);
   if (!ours) {
     throw new NnunetError(
@@ -73,7 +80,13 @@ export function loadNetwork(
     );
   }
   const plans = readModelPlans(trainerFolder);
-  const meta = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as CheckpointMeta;
+  // Only a complete, verified set (the training may be writing a newer one right now).
+  const set = readCheckpointSet(folder, checkpoint, [`${checkpoint}.safetensors`]);
+  const meta = set.json as CheckpointMeta;
+  const weightsFile = typeof meta.weights === 'string' ? meta.weights : `${checkpoint}.safetensors`;
+  const weightBytes = set.files.get(weightsFile);
+  if (weightBytes === undefined)
+    throw new NnunetError('ERR_DATASET', `${base}.json names no weights file: the checkpoint is damaged.`);
   const config = unetConfigFromPlans(plans, meta.stage, { deepSupervision: false });
   // The cascade's full-resolution network also reads the low-resolution one-hot foreground classes.
   if (meta.configuration === '3d_cascade_fullres') {
@@ -81,7 +94,7 @@ export function loadNetwork(
       typeof meta.input_channels === 'number' ? meta.input_channels : config.inputChannels + plans.num_classes;
   }
   const net = new GenericUNet(config);
-  const { tensors } = safetensors.load(`${base}.safetensors`);
+  const { tensors } = safetensors.deserialize(weightBytes, join(folder, weightsFile));
   try {
     net.loadStateDict(tensors);
   } catch (e) {

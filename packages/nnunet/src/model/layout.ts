@@ -33,6 +33,10 @@ export const GT_SEGMENTATIONS_FOLDER = 'gt_segmentations';
 export const FINAL_CHECKPOINT = 'model_final_checkpoint';
 export const LATEST_CHECKPOINT = 'model_latest';
 export const BEST_CHECKPOINT = 'model_best';
+/** fold_N/training_status.json: whether the fold's training is running, interrupted, trained or complete. */
+export const FOLD_STATUS_FILE = 'training_status.json';
+/** The lock file of a fold folder while a process trains or validates it. */
+export const FOLD_LOCK_FILE = '.nnunet-train.lock';
 
 /** What a checkpoint's .json holds beside the weights. */
 export interface CheckpointMeta {

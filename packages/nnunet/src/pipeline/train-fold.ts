@@ -1,39 +1,92 @@
 /**
- * nnUNet_train for one fold as a library function: set-up (fold context and model), resume or a
- * fresh state, the epoch loop, the final checkpoint and debug.json, then the finish (validation,
- * postprocessing decision, next-stage predictions). `-val` skips straight to the finish with the
- * final (or best) checkpoint.
+ * nnUNet_train for one fold as a library function: set-up (fold context with the fold's lock, and
+ * model), resume or a fresh state, the epoch loop, the final checkpoint and debug.json, then the
+ * finish (validation, postprocessing decision, next-stage predictions). `-val` skips straight to
+ * the finish with the final (or best) checkpoint. training_status.json follows every step, and an
+ * interrupted run returns `interrupted` with model_latest holding its exact position.
  */
 import { FINAL_CHECKPOINT } from '../model/layout.js';
-import { initialTrainerState, resumeFromCheckpoint, writeCheckpoint } from '../training/checkpoint.js';
+import {
+  initialTrainerState,
+  prepareFoldFolder,
+  resumeFromCheckpoint,
+  type TrainerState,
+  writeCheckpoint,
+} from '../training/checkpoint.js';
 import { runEpochs } from '../training/epoch-loop.js';
 import { finishFold, writeDebugJson } from '../training/finish.js';
 import { createFoldContext, createFoldModel } from '../training/fold-context.js';
 import type { TrainOptions, TrainResult } from '../training/options.js';
+import { writeFoldStatus } from '../training/status.js';
+import { takeoverNote } from '../util/lock.js';
 
 export async function trainFold(o: TrainOptions): Promise<TrainResult> {
   const ctx = createFoldContext(o);
   const resuming = o.continueTraining === true || o.validationOnly === true;
-  const model = createFoldModel(ctx, {
-    ...(o.pretrainedWeights ? { pretrainedWeights: o.pretrainedWeights } : {}),
-    resuming,
-  });
+  let state: TrainerState | null = null;
+  let status: 'training' | 'validation' = 'training';
   try {
-    let state = resuming
-      ? resumeFromCheckpoint(ctx, model, { best: o.validationOnly === true && o.validateBest === true })
-      : initialTrainerState(ctx.maxEpochs, ctx.seed);
-    if (o.validationOnly !== true) {
-      const run = await runEpochs(ctx, model, state, o);
-      state = run.state;
-      if (!o.disableSaving) writeCheckpoint(ctx, model, state, FINAL_CHECKPOINT);
-      writeDebugJson(ctx, model, state, {
-        cascadeAugmentation: run.cascadeAugmentation,
-        ...(o.pretrainedWeights !== undefined && !resuming ? { pretrainedWeights: o.pretrainedWeights } : {}),
-      });
+    const note = takeoverNote(ctx.lock);
+    if (note !== null) ctx.log(note);
+    for (const n of prepareFoldFolder(ctx.foldFolder, { freshRun: !resuming && o.disableSaving !== true })) ctx.log(n);
+    const model = createFoldModel(ctx, {
+      ...(o.pretrainedWeights ? { pretrainedWeights: o.pretrainedWeights } : {}),
+      resuming,
+    });
+    try {
+      state = resuming
+        ? resumeFromCheckpoint(ctx, model, {
+            best: o.validationOnly === true && o.validateBest === true,
+            ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
+            ...(o.itersPerEpoch !== undefined ? { itersPerEpoch: o.itersPerEpoch } : {}),
+            ...(o.valItersPerEpoch !== undefined ? { valItersPerEpoch: o.valItersPerEpoch } : {}),
+          })
+        : initialTrainerState(
+            { maxEpochs: ctx.maxEpochs, itersPerEpoch: ctx.itersPerEpoch, valItersPerEpoch: ctx.valItersPerEpoch },
+            ctx.seed,
+          );
+      if (o.validationOnly !== true) {
+        if (!o.disableSaving) writeFoldStatus(ctx, 'training', state);
+        const run = await runEpochs(ctx, model, state, o);
+        state = run.state;
+        if (run.interrupted) {
+          if (!o.disableSaving) writeFoldStatus(ctx, 'interrupted', state);
+          return {
+            foldFolder: ctx.foldFolder,
+            epochs: state.epoch,
+            interrupted: true,
+            validationSummary: null,
+            nextStagePredictions: [],
+          };
+        }
+        if (!o.disableSaving) {
+          writeCheckpoint(ctx, model, state, FINAL_CHECKPOINT);
+          writeFoldStatus(ctx, 'trained', state);
+        }
+        writeDebugJson(ctx, model, state, {
+          cascadeAugmentation: run.cascadeAugmentation,
+          ...(o.pretrainedWeights !== undefined && !resuming ? { pretrainedWeights: o.pretrainedWeights } : {}),
+        });
+      }
+      status = 'validation';
+      o.onPhase?.('validation');
+      const finish = await finishFold(ctx, model, o);
+      if (!o.disableSaving) writeFoldStatus(ctx, 'complete', state);
+      return { foldFolder: ctx.foldFolder, epochs: state.epoch, interrupted: false, ...finish };
+    } finally {
+      model.dispose();
     }
-    const finish = await finishFold(ctx, model, o);
-    return { foldFolder: ctx.foldFolder, epochs: state.epoch, ...finish };
+  } catch (e) {
+    // A fold that stopped on an error says so (a finished training keeps "trained").
+    if (status === 'training' && o.disableSaving !== true) {
+      try {
+        writeFoldStatus(ctx, 'failed', state, (e as Error).message);
+      } catch {
+        // the original error matters more (e.g. the disk is full)
+      }
+    }
+    throw e;
   } finally {
-    model.dispose();
+    ctx.lock.release();
   }
 }

@@ -1,35 +1,61 @@
 /**
  * Training checkpoints: the network weights and the optimizer's state tensors as safetensors,
- * everything else (epoch, learning rate, logs, EMA, best value, optimizer options, random state
- * seed) as JSON. Each file is written to a temporary name and renamed, and the JSON (written last)
- * names the weight files it belongs to, so a crash at any moment leaves either the previous
- * complete checkpoint or the new one.
+ * everything else (epoch, position within the epoch, learning rate, logs, EMA, best value,
+ * optimizer options, seed, schedule) as JSON, published together as one checkpoint set
+ * (model/checkpoint-set.ts: a crash at any moment leaves the previous set or the new one, and a
+ * damaged set is never loaded). Continuing (-c) takes the most advanced usable checkpoint and says
+ * which one it skipped and why.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { safetensors, type Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
+import {
+  type CheckpointSet,
+  checkpointSetExists,
+  readCheckpointSet,
+  recoverCheckpointSets,
+  removeCheckpointSet,
+  writeCheckpointSet,
+} from '../model/checkpoint-set.js';
 import type { CheckpointMeta } from '../model/layout.js';
 import { BEST_CHECKPOINT, FINAL_CHECKPOINT, LATEST_CHECKPOINT } from '../model/layout.js';
-import { writeJsonAtomic } from '../util/atomic.js';
 import type { FoldContext, FoldModel } from './fold-context.js';
 import { polyLr } from './lr-schedule.js';
+import type { TrainOptions } from './options.js';
 import type { ProgressLog } from './progress-plot.js';
 import { INITIAL_LR } from './trainer-spec.js';
 
+/** The epochs and iterations a run was started with; -c keeps them unless given again. */
+export interface TrainingSchedule {
+  maxEpochs: number;
+  itersPerEpoch: number;
+  valItersPerEpoch: number;
+}
+
 export interface TrainerState {
+  /** Epochs completed. */
   epoch: number;
+  /** Training iterations already done in epoch `epoch` (0 at an epoch boundary). */
+  iteration: number;
+  /** Their losses (the epoch's mean training loss needs them). */
+  partialTrainLosses: number[];
   lr: number;
   log: ProgressLog;
   bestEma: number | null;
   optimizer: { options: Record<string, unknown>; stepCount: number };
-  /** Seed of the run; data order after resume continues from (seed, epoch). */
+  /** Seed of the run; batch k of a run is made from (seed, k) alone, so the data continue exactly. */
   seed: number;
+  schedule: TrainingSchedule;
 }
 
 export type CheckpointFile = CheckpointMeta & { state: TrainerState; weights: string; optimizerState: string };
 
-/** Writes `<name>.safetensors`, `<name>.optimizer.safetensors`, then `<name>.json`. */
+/** The file names of checkpoint `name`'s set. */
+export function checkpointFiles(name: string): { json: string; weights: string; optimizer: string } {
+  return { json: `${name}.json`, weights: `${name}.safetensors`, optimizer: `${name}.optimizer.safetensors` };
+}
+
+/** Writes the set `<name>.safetensors`, `<name>.optimizer.safetensors` and `<name>.json`. */
 export function saveTrainingCheckpoint(
   folder: string,
   name: string,
@@ -38,16 +64,24 @@ export function saveTrainingCheckpoint(
   meta: CheckpointMeta,
   state: TrainerState,
 ): void {
-  safetensors.save(join(folder, `${name}.safetensors`), weights, { epoch: String(state.epoch) });
-  safetensors.save(join(folder, `${name}.optimizer.safetensors`), optimizerTensors, { epoch: String(state.epoch) });
+  const names = checkpointFiles(name);
+  const tag = { epoch: String(state.epoch), iteration: String(state.iteration) };
   const file: CheckpointFile = {
     ...meta,
     epoch: state.epoch,
     state,
-    weights: `${name}.safetensors`,
-    optimizerState: `${name}.optimizer.safetensors`,
+    weights: names.weights,
+    optimizerState: names.optimizer,
   };
-  writeJsonAtomic(join(folder, `${name}.json`), file);
+  writeCheckpointSet(
+    folder,
+    name,
+    new Map([
+      [names.weights, safetensors.serialize(weights, tag)],
+      [names.optimizer, safetensors.serialize(optimizerTensors, tag)],
+    ]),
+    file,
+  );
 }
 
 export interface LoadedCheckpoint {
@@ -56,44 +90,76 @@ export interface LoadedCheckpoint {
   optimizer: Map<string, Tensor>;
 }
 
-/** Reads a checkpoint written by saveTrainingCheckpoint; the caller disposes the tensors. */
+function tensorsOf(set: CheckpointSet, file: string, path: string): Map<string, Tensor> {
+  const bytes = set.files.get(file);
+  return bytes === undefined ? new Map() : safetensors.deserialize(bytes, path).tensors;
+}
+
+/** Reads and verifies a checkpoint written by saveTrainingCheckpoint; the caller disposes the tensors. */
 export function loadTrainingCheckpoint(folder: string, name: string): LoadedCheckpoint {
-  const jsonPath = join(folder, `${name}.json`);
-  if (!existsSync(jsonPath))
-    throw new NnunetError(
-      'ERR_NOT_FOUND',
-      `${jsonPath} does not exist: there is no ${name} checkpoint to continue from.`,
-    );
-  const file = JSON.parse(readFileSync(jsonPath, 'utf8')) as CheckpointFile;
+  const names = checkpointFiles(name);
+  const set = readCheckpointSet(folder, name, [names.weights]);
+  const file = set.json as unknown as CheckpointFile;
   if (!file.state || !file.weights) {
     throw new NnunetError(
       'ERR_DATASET',
-      `${jsonPath} is not a training checkpoint (no trainer state); it may be an inference-only export.`,
+      `${join(folder, names.json)} is not a training checkpoint (no trainer state); it may be an inference-only export.`,
     );
   }
-  const weights = safetensors.load(join(folder, file.weights)).tensors;
-  const optPath = join(folder, file.optimizerState);
-  const optimizer = existsSync(optPath) ? safetensors.load(optPath).tensors : new Map<string, Tensor>();
+  const weights = tensorsOf(set, file.weights, join(folder, file.weights));
+  const optimizer = tensorsOf(set, file.optimizerState, join(folder, file.optimizerState));
   return { file, weights, optimizer };
 }
 
-/** v1's order when continuing (-c): the final checkpoint, else the latest, else the best. */
-export function checkpointToContinue(folder: string): string | null {
+/** True when state a is further on than state b (epoch, then iteration within it). */
+function isAhead(a: TrainerState, b: TrainerState): boolean {
+  return a.epoch !== b.epoch ? a.epoch > b.epoch : (a.iteration ?? 0) > (b.iteration ?? 0);
+}
+
+/**
+ * Picks the checkpoint to continue from among final, latest and best: the most advanced one that
+ * loads and verifies (ties go to that order, v1's). Damaged ones are skipped with a note.
+ */
+export function checkpointToContinue(
+  folder: string,
+  notes: string[] = [],
+): { name: string; checkpoint: LoadedCheckpoint } | null {
+  let chosen: { name: string; checkpoint: LoadedCheckpoint } | null = null;
   for (const name of [FINAL_CHECKPOINT, LATEST_CHECKPOINT, BEST_CHECKPOINT]) {
-    if (existsSync(join(folder, `${name}.json`))) return name;
+    if (!checkpointSetExists(folder, name)) continue;
+    let ck: LoadedCheckpoint;
+    try {
+      ck = loadTrainingCheckpoint(folder, name);
+    } catch (e) {
+      notes.push(`skipping ${name}: ${(e as Error).message}`);
+      continue;
+    }
+    if (chosen === null || isAhead(ck.file.state, chosen.checkpoint.file.state)) {
+      if (chosen !== null) disposeCheckpoint(chosen.checkpoint);
+      chosen = { name, checkpoint: ck };
+    } else {
+      disposeCheckpoint(ck);
+    }
   }
-  return null;
+  return chosen;
+}
+
+function disposeCheckpoint(ck: LoadedCheckpoint): void {
+  for (const t of [...ck.weights.values(), ...ck.optimizer.values()]) t.dispose();
 }
 
 /** A new run's state: epoch 0, the first epoch's learning rate, empty logs. */
-export function initialTrainerState(maxEpochs: number, seed: number): TrainerState {
+export function initialTrainerState(schedule: TrainingSchedule, seed: number): TrainerState {
   return {
     epoch: 0,
-    lr: polyLr(0, maxEpochs, INITIAL_LR),
+    iteration: 0,
+    partialTrainLosses: [],
+    lr: polyLr(0, schedule.maxEpochs, INITIAL_LR),
     log: { trainLoss: [], valLoss: [], evalMetric: [], evalMetricEma: [] },
     bestEma: null,
     optimizer: { options: {}, stepCount: 0 },
     seed,
+    schedule,
   };
 }
 
@@ -114,19 +180,49 @@ export function writeCheckpoint(ctx: FoldContext, model: FoldModel, state: Train
 }
 
 /**
- * Loads the checkpoint v1 continues from (-c), or model_best with `best` (v1's -val --valbest),
- * into the model's network and optimizer; returns its trainer state.
+ * Before a run writes into its fold folder: finishes or drops interrupted saves, and for a new run
+ * (not -c / -val) removes the checkpoints of an earlier run, so the folder never shows an old final
+ * checkpoint beside the new run's files. Returns notes for the log.
  */
-export function resumeFromCheckpoint(ctx: FoldContext, model: FoldModel, o: { best?: boolean } = {}): TrainerState {
-  const found = checkpointToContinue(ctx.foldFolder);
+export function prepareFoldFolder(folder: string, o: { freshRun: boolean }): string[] {
+  const notes = recoverCheckpointSets(folder);
+  if (o.freshRun) {
+    for (const name of [FINAL_CHECKPOINT, LATEST_CHECKPOINT, BEST_CHECKPOINT]) {
+      const f = checkpointFiles(name);
+      if (removeCheckpointSet(folder, name, [f.weights, f.optimizer]))
+        notes.push(`removed ${name} of an earlier run (a new run starts from scratch; use -c to continue one)`);
+    }
+  }
+  return notes;
+}
+
+/**
+ * Loads the checkpoint to continue from (-c), or model_best with `best` (v1's -val --valbest), into
+ * the model's network and optimizer; returns its trainer state. The schedule the run was started
+ * with is restored into `ctx` unless `o` gives it again.
+ */
+export function resumeFromCheckpoint(
+  ctx: FoldContext,
+  model: FoldModel,
+  o: Pick<TrainOptions, 'epochs' | 'itersPerEpoch' | 'valItersPerEpoch'> & { best?: boolean },
+): TrainerState {
+  const notes: string[] = [];
+  let found: { name: string; checkpoint: LoadedCheckpoint } | null;
+  if (o.best) {
+    found = checkpointSetExists(ctx.foldFolder, BEST_CHECKPOINT)
+      ? { name: BEST_CHECKPOINT, checkpoint: loadTrainingCheckpoint(ctx.foldFolder, BEST_CHECKPOINT) }
+      : null;
+  } else {
+    found = checkpointToContinue(ctx.foldFolder, notes);
+  }
+  for (const n of notes) ctx.log(n);
   if (found === null) {
     throw new NnunetError(
       'ERR_NOT_FOUND',
-      `${ctx.foldFolder} has no checkpoint to continue from: train without -c first.`,
+      `${ctx.foldFolder} has no ${o.best ? BEST_CHECKPOINT : 'usable'} checkpoint to continue from${notes.length > 0 ? ' (see the notes above)' : ''}: train without -c first.`,
     );
   }
-  const name = o.best ? BEST_CHECKPOINT : found;
-  const ck = loadTrainingCheckpoint(ctx.foldFolder, name);
+  const { name, checkpoint: ck } = found;
   try {
     model.net.loadStateDict(ck.weights);
     if (ck.optimizer.size > 0) {
@@ -139,8 +235,30 @@ export function resumeFromCheckpoint(ctx: FoldContext, model: FoldModel, o: { be
       });
     }
   } finally {
-    for (const t of [...ck.weights.values(), ...ck.optimizer.values()]) t.dispose();
+    disposeCheckpoint(ck);
   }
-  ctx.log(`continuing from ${name} at epoch ${ck.file.state.epoch}`);
-  return ck.file.state;
+  const state: TrainerState = {
+    ...ck.file.state,
+    iteration: ck.file.state.iteration ?? 0,
+    partialTrainLosses: ck.file.state.partialTrainLosses ?? [],
+  };
+  const saved = ck.file.state.schedule;
+  const given = { maxEpochs: o.epochs, itersPerEpoch: o.itersPerEpoch, valItersPerEpoch: o.valItersPerEpoch };
+  const schedule: TrainingSchedule = {
+    maxEpochs: given.maxEpochs ?? saved?.maxEpochs ?? ctx.maxEpochs,
+    itersPerEpoch: given.itersPerEpoch ?? saved?.itersPerEpoch ?? ctx.itersPerEpoch,
+    valItersPerEpoch: given.valItersPerEpoch ?? saved?.valItersPerEpoch ?? ctx.valItersPerEpoch,
+  };
+  ctx.maxEpochs = schedule.maxEpochs;
+  ctx.itersPerEpoch = schedule.itersPerEpoch;
+  ctx.valItersPerEpoch = schedule.valItersPerEpoch;
+  state.schedule = schedule;
+  const where =
+    state.iteration > 0 ? `epoch ${state.epoch}, iteration ${state.iteration}` : `the end of epoch ${state.epoch - 1}`;
+  const origin = (k: keyof typeof given) =>
+    given[k] !== undefined ? 'as given' : saved !== undefined ? 'as the run was started' : "the trainer's default";
+  ctx.log(
+    `continuing from ${name} at ${state.epoch === 0 && state.iteration === 0 ? 'the start' : where}; schedule: ${schedule.maxEpochs} epochs (${origin('maxEpochs')}), ${schedule.itersPerEpoch} iterations per epoch (${origin('itersPerEpoch')}), ${schedule.valItersPerEpoch} validation iterations (${origin('valItersPerEpoch')})`,
+  );
+  return state;
 }

@@ -3,8 +3,11 @@
  * loader's enlarged patch) and validation batches (unaugmented), then per epoch the poly learning
  * rate, `itersPerEpoch` training steps, `valItersPerEpoch` validation steps with the online
  * pseudo-Dice and its moving average, the log line, checkpoints (model_best on a new best average,
- * model_latest every SAVE_EVERY epochs and when asked to stop), progress.png and v1's epoch-100
- * momentum rescue. Resumes from `state.epoch`; the data order continues from (seed, epoch).
+ * model_latest every `saveEvery` epochs and when asked to stop), progress.png and v1's epoch-100
+ * momentum rescue. The loop yields to the event loop after every iteration so that signal handlers
+ * run: `stopRequested` ends it after the epoch (saved), `interruptRequested` after the current
+ * iteration with model_latest holding the exact position. Resumes from (state.epoch,
+ * state.iteration); batch k is made from (seed, k) alone, so the data continue exactly.
  */
 import { join } from 'node:path';
 import { memoryStats, noGrad } from '@nnunet/torch';
@@ -26,14 +29,25 @@ import {
   needsMomentumRescue,
   RESCUE_MOMENTUM,
   rescueMomentum,
-  SAVE_EVERY,
 } from './trainer-spec.js';
 
 /** What the loop reports and how it is stopped (a subset of TrainOptions). */
 export type EpochLoopOptions = Pick<
   TrainOptions,
-  'workers' | 'disableSaving' | 'stopRequested' | 'onIteration' | 'onEpoch' | 'cascadeAugmentation'
+  | 'workers'
+  | 'disableSaving'
+  | 'stopRequested'
+  | 'interruptRequested'
+  | 'saveEvery'
+  | 'onIteration'
+  | 'onEpoch'
+  | 'cascadeAugmentation'
 >;
+
+/** Lets pending signal handlers and timers run (a resolved await alone does not turn the event loop). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 function mean(v: readonly number[]): number {
   return v.length === 0 ? Number.NaN : v.reduce((a, b) => a + b, 0) / v.length;
@@ -71,7 +85,7 @@ function createProducers(
       batchSize: ctx.batchSize,
     },
     seed: ctx.seed,
-    startIndex: state.epoch * ctx.itersPerEpoch,
+    startIndex: state.epoch * ctx.itersPerEpoch + state.iteration,
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
     transform: { module: transformModule, options: { params: augParams, ...cascadeOption(cascadeAugmentation) } },
   });
@@ -87,22 +101,37 @@ function createProducers(
 }
 
 /**
- * Trains from `state.epoch` to the fold's last epoch (or until `stopRequested`); `state` is updated
- * in place and returned. Returns also the cascade augmentation the producers used (for debug.json).
+ * Trains from `state` to the fold's last epoch (or until asked to stop); `state` is updated in place
+ * and returned, with `interrupted` true when `interruptRequested` cut an epoch short. Returns also
+ * the cascade augmentation the producers used (for debug.json).
  */
 export async function runEpochs(
   ctx: FoldContext,
   model: FoldModel,
   state: TrainerState,
   o: EpochLoopOptions = {},
-): Promise<{ state: TrainerState; cascadeAugmentation: CascadeAugmentationParams | null }> {
+): Promise<{ state: TrainerState; cascadeAugmentation: CascadeAugmentationParams | null; interrupted: boolean }> {
+  if (state.epoch >= ctx.maxEpochs) {
+    ctx.log(`training already reached epoch ${state.epoch} of ${ctx.maxEpochs}; nothing left to train`);
+    return { state, cascadeAugmentation: null, interrupted: false };
+  }
   const { train, val, cascadeAugmentation } = createProducers(ctx, state, o);
+  const saveEvery = o.saveEvery ?? 1;
   const save = (name: string) => {
     if (!o.disableSaving) writeCheckpoint(ctx, model, state, name);
   };
   ctx.log(
-    `training ${ctx.trainerName} ${ctx.configuration} ${ctx.task} fold ${ctx.fold}: ${ctx.split.train.length} training and ${ctx.split.val.length} validation cases, epochs ${state.epoch}..${ctx.maxEpochs - 1}, ${ctx.itersPerEpoch} iterations per epoch, batch ${ctx.batchSize}`,
+    `training ${ctx.trainerName} ${ctx.configuration} ${ctx.task} fold ${ctx.fold}: ${ctx.split.train.length} training and ${ctx.split.val.length} validation cases, epochs ${state.epoch}..${ctx.maxEpochs - 1}${state.iteration > 0 ? ` (epoch ${state.epoch} from iteration ${state.iteration})` : ''}, ${ctx.itersPerEpoch} iterations per epoch, batch ${ctx.batchSize}`,
   );
+  // Saves the exact position (epoch, iterations done) as model_latest when interrupted.
+  const interrupt = (iterationsDone: number, losses: number[]) => {
+    state.iteration = iterationsDone;
+    state.partialTrainLosses = losses;
+    save(LATEST_CHECKPOINT);
+    ctx.log(
+      `interrupted at epoch ${state.epoch}, iteration ${iterationsDone} of ${ctx.itersPerEpoch}${o.disableSaving ? ' (--disable_saving: nothing saved)' : `; ${LATEST_CHECKPOINT} holds this position, continue with -c`}`,
+    );
+  };
   const { net, optimizer } = model;
   try {
     while (state.epoch < ctx.maxEpochs) {
@@ -112,13 +141,18 @@ export async function runEpochs(
       optimizer.lr = lr;
       state.lr = lr;
       net.train();
-      const trainLosses: number[] = [];
-      for (let i = 0; i < ctx.itersPerEpoch; i++) {
+      const trainLosses: number[] = [...state.partialTrainLosses];
+      for (let i = state.iteration; i < ctx.itersPerEpoch; i++) {
         const batch = await train.next();
         const loss = trainStep(model, batch, ctx.device);
         batch.release();
         trainLosses.push(loss);
-        o.onIteration?.('train', i + 1, ctx.itersPerEpoch, loss);
+        o.onIteration?.('train', i + 1, ctx.itersPerEpoch, loss, epoch);
+        await yieldToEventLoop();
+        if (o.interruptRequested?.()) {
+          interrupt(i + 1, trainLosses);
+          return { state, cascadeAugmentation, interrupted: true };
+        }
       }
       const online = new OnlineEvaluation();
       const valLosses: number[] = [];
@@ -130,7 +164,13 @@ export async function runEpochs(
         const loss = validationStep(model, batch, ctx.device, online);
         batch.release();
         valLosses.push(loss);
-        o.onIteration?.('val', i + 1, ctx.valItersPerEpoch, loss);
+        o.onIteration?.('val', i + 1, ctx.valItersPerEpoch, loss, epoch);
+        await yieldToEventLoop();
+        // Validation changes no weights: an interrupted one is redone from its start on resume.
+        if (o.interruptRequested?.()) {
+          interrupt(ctx.itersPerEpoch, trainLosses);
+          return { state, cascadeAugmentation, interrupted: true };
+        }
       }
       const pseudoDice = ctx.valItersPerEpoch > 0 ? online.finish().meanForegroundDice : Number.NaN;
       const trainLoss = mean(trainLosses);
@@ -144,6 +184,8 @@ export async function runEpochs(
       state.log.evalMetric.push(pseudoDice);
       state.log.evalMetricEma.push(ema);
       state.epoch = epoch + 1;
+      state.iteration = 0;
+      state.partialTrainLosses = [];
       const seconds = (performance.now() - t0) / 1000;
       ctx.log(
         `epoch ${epoch}: train loss ${trainLoss.toFixed(4)}, val loss ${valLoss.toFixed(4)}, pseudo dice ${pseudoDice.toFixed(4)}, EMA ${ema.toFixed(4)}, lr ${lr.toExponential(3)}, ${seconds.toFixed(1)} s, live tensors ${memoryStats().liveTensors}`,
@@ -153,7 +195,8 @@ export async function runEpochs(
         state.bestEma = ema;
         save(BEST_CHECKPOINT);
       }
-      if (epoch % SAVE_EVERY === SAVE_EVERY - 1 || o.stopRequested?.()) save(LATEST_CHECKPOINT);
+      const stopping = o.stopRequested?.() === true || o.interruptRequested?.() === true;
+      if ((epoch + 1) % saveEvery === 0 || stopping) save(LATEST_CHECKPOINT);
       if (!o.disableSaving)
         await writeProgressPng(
           join(ctx.foldFolder, 'progress.png'),
@@ -166,6 +209,10 @@ export async function runEpochs(
           `At epoch ${epoch} the mean foreground Dice was 0, which a too high momentum can cause: momentum is now ${RESCUE_MOMENTUM} and the network weights were initialised again.`,
         );
       }
+      if (o.interruptRequested?.()) {
+        ctx.log(`interrupted after epoch ${epoch}; ${LATEST_CHECKPOINT} holds this position, continue with -c`);
+        return { state, cascadeAugmentation, interrupted: true };
+      }
       if (o.stopRequested?.()) {
         ctx.log(`stopping after epoch ${epoch} as requested`);
         break;
@@ -175,5 +222,5 @@ export async function runEpochs(
     await train.close();
     await val.close();
   }
-  return { state, cascadeAugmentation };
+  return { state, cascadeAugmentation, interrupted: false };
 }

@@ -15,6 +15,7 @@ import {
   type CheckpointMeta,
   DEFAULT_TRAINER,
   defaultMirrorAxes,
+  FOLD_LOCK_FILE,
   foldFolderPath,
   GT_SEGMENTATIONS_FOLDER,
   MODEL_PLANS_FILE,
@@ -30,7 +31,9 @@ import { deepSupervisionLossWeights, deepSupervisionScales } from '../network/de
 import { unetConfigFromPlans } from '../network/from-plans.js';
 import { GenericUNet } from '../network/generic-unet.js';
 import { initWeightsHe } from '../network/init.js';
+import { requireCompletePreprocessing } from '../preprocessing/completion.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { acquireFolderLock, type FolderLock } from '../util/lock.js';
 import { prevStageFolder, requirePrevStageSegmentations } from './cascade.js';
 import { listPreprocessedCases } from './data-loader.js';
 import { batchDiceFor, type DcAndCeOptions } from './loss.js';
@@ -73,6 +76,8 @@ export interface FoldContext {
   device: 'cpu' | 'cuda';
   seed: number;
   mirrorAxes: number[];
+  /** The fold folder's lock, held until the caller releases it. */
+  lock: FolderLock;
   /** Appends a time-stamped line to the fold's training log and passes it to the caller's logger. */
   log: (line: string) => void;
 }
@@ -126,6 +131,7 @@ export function createFoldContext(o: TrainOptions): FoldContext {
     );
   }
   const caseIds = listPreprocessedCases(dataFolder);
+  requireCompletePreprocessing(preprocessedFolder, dataFolder, task);
   const fold = parseFold(o.fold);
   const { splits } = readOrCreateSplits(preprocessedFolder, caseIds);
   const split = splitForFold(splits, fold, caseIds);
@@ -140,7 +146,18 @@ export function createFoldContext(o: TrainOptions): FoldContext {
   }
   const foldFolder = foldFolderPath(trainerFolder, fold);
   mkdirSync(foldFolder, { recursive: true });
-  writeJsonAtomic(join(trainerFolder, MODEL_PLANS_FILE), plans);
+  // One process per fold: a second one would overwrite the first one's checkpoints and validation.
+  const lock = acquireFolderLock(foldFolder, {
+    name: FOLD_LOCK_FILE,
+    command: `nnUNet_train ${o.configuration} ${trainerName} ${task} ${fold}`,
+    what: `Fold ${fold} of ${trainerFolder}`,
+  });
+  try {
+    writeJsonAtomic(join(trainerFolder, MODEL_PLANS_FILE), plans);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   const logPath = join(foldFolder, `training_log_${new Date().toISOString().replace(/[:.]/g, '_')}.txt`);
   return {
     trainerName,
@@ -168,6 +185,7 @@ export function createFoldContext(o: TrainOptions): FoldContext {
     device: o.device ?? 'cpu',
     seed: o.seed ?? DEFAULT_SEED,
     mirrorAxes: spec.mirroring ? defaultMirrorAxes(plans, stage) : [],
+    lock,
     log: (line: string) => {
       appendFileSync(logPath, `${new Date().toISOString()}: ${line}\n`);
       o.log?.(line);

@@ -43,8 +43,17 @@ export interface TrainOptions {
   cascadeAugmentation?: CascadeAugmentationParams;
   /** Set by the caller to stop after the current epoch (save, then validate). */
   stopRequested?: () => boolean;
+  /**
+   * Set by the caller to stop after the current iteration: model_latest then holds the exact
+   * position, nothing is validated and the result says `interrupted` (SIGTERM/SIGUSR1 in the CLI).
+   */
+  interruptRequested?: () => boolean;
+  /** Write model_latest every this many epochs (default 1; v1 used 50). */
+  saveEvery?: number;
+  /** Told when the run moves from training to the final validation. */
+  onPhase?: (phase: 'training' | 'validation') => void;
   log?: (line: string) => void;
-  onIteration?: (phase: 'train' | 'val', done: number, total: number, loss: number) => void;
+  onIteration?: (phase: 'train' | 'val', done: number, total: number, loss: number, epoch: number) => void;
   onEpoch?: (
     epoch: number,
     summary: { trainLoss: number; valLoss: number; pseudoDice: number; ema: number; lr: number; seconds: number },
@@ -54,6 +63,8 @@ export interface TrainOptions {
 export interface TrainResult {
   foldFolder: string;
   epochs: number;
+  /** True when interruptRequested stopped the run: model_latest holds its position, nothing was validated. */
+  interrupted: boolean;
   validationSummary: string | null;
   /** 3d_lowres: the CASE_segFromPrevStage.npz files written for the cascade. */
   nextStagePredictions: string[];

@@ -117,18 +117,26 @@ export function makeSplits(
 /**
  * Checks a split read from `file` against the preprocessed cases and returns it typed: a non-empty
  * list of folds, each with a non-empty `train` and a non-empty `val` list of distinct case
- * identifiers that all exist, and no case in both lists of a fold. Any number of folds is
- * accepted, as in v1 (folds beyond the list get v1's random 80:20 split, see splitForFold).
- * Throws ERR_DATASET naming the file, the fold and the offending identifiers.
+ * identifiers that all exist, no case in both lists of a fold, and every preprocessed case named
+ * by some fold (unlike v1, which trained silently on whatever an outdated split listed). Any number
+ * of folds is accepted, as in v1 (folds beyond the list get v1's random 80:20 split, see
+ * splitForFold). Throws ERR_DATASET naming the file, the fold and the offending identifiers.
  */
 export function validateSplits(value: unknown, caseIds: readonly string[], file: string): Split[] {
   const bad = (why: string) =>
     new NnunetError('ERR_DATASET', `${file}: ${why}; fix the file or delete it to have the default split recreated.`);
+  // A split made for other data, e.g. frozen by a training on a preprocessing run that had not finished.
+  const stale = (why: string) =>
+    new NnunetError(
+      'ERR_DATASET',
+      `${file}: ${why}, so it was made for other data; delete it and nnUNet_train recreates the default split from the ${caseIds.length} preprocessed cases (folds trained on the old split must then be trained again), or fix the file.`,
+    );
   if (!Array.isArray(value) || value.length === 0) {
     throw bad('expected a non-empty JSON list of folds like [{"train": [...], "val": [...]}, ...]');
   }
   const known = new Set(caseIds);
-  return value.map((fold: unknown, k): Split => {
+  const named = new Set<string>();
+  const splits = value.map((fold: unknown, k): Split => {
     if (fold === null || typeof fold !== 'object' || Array.isArray(fold)) {
       throw bad(`fold ${k} is not an object with "train" and "val" lists`);
     }
@@ -144,15 +152,21 @@ export function validateSplits(value: unknown, caseIds: readonly string[], file:
       if (dup.length > 0) throw bad(`fold ${k} lists ${listIds(dup)} more than once in "${key}"`);
       const unknown = ids.filter((id: string) => !known.has(id));
       if (unknown.length > 0) {
-        throw bad(`fold ${k} "${key}" names cases that are not among the preprocessed cases: ${listIds(unknown)}`);
+        throw stale(`fold ${k} "${key}" names cases that are not among the preprocessed cases: ${listIds(unknown)}`);
       }
       lists[key] = [...(ids as string[])];
+      for (const id of lists[key]) named.add(id);
     }
     const inTrain = new Set(lists.train);
     const both = lists.val.filter((id) => inTrain.has(id));
     if (both.length > 0) throw bad(`fold ${k} has cases in both "train" and "val": ${listIds(both)}`);
     return lists;
   });
+  const left = sortedIds(caseIds.filter((id) => !named.has(id)));
+  if (left.length > 0) {
+    throw stale(`no fold names ${left.length} of the ${caseIds.length} preprocessed cases (${listIds(left)})`);
+  }
+  return splits;
 }
 
 export interface SplitsFile {
@@ -217,6 +231,14 @@ export function splitForFold(splits: readonly Split[], fold: Fold, caseIds: read
   }
   const entry = splits[fold];
   if (entry !== undefined) {
+    const known = new Set(caseIds);
+    const unknown = [...entry.train, ...entry.val].filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      throw new NnunetError(
+        'ERR_DATASET',
+        `Fold ${fold} of ${SPLITS_FILE} names cases that are not among the preprocessed cases (${listIds(unknown)}): delete ${SPLITS_FILE} in the preprocessed task folder to have the default split recreated, or finish the preprocessing (nnUNet_plan_and_preprocess).`,
+      );
+    }
     return { train: sortedIds(entry.train), val: sortedIds(entry.val), source: 'splits' };
   }
   const keys = sortedIds(caseIds);

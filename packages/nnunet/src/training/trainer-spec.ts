@@ -59,8 +59,8 @@ export const INITIAL_LR = 0.01;
 export const MOMENTUM = 0.99;
 export const WEIGHT_DECAY = 3e-5;
 export const GRAD_CLIP_NORM = 12;
-/** v1 saves model_latest every this many epochs. */
-export const SAVE_EVERY = 50;
+/** v1 saves model_latest every this many epochs (here every epoch unless --save_every says otherwise). */
+export const V1_SAVE_EVERY = 50;
 /**
  * nnUNetTrainerV2.on_epoch_end: when the pseudo-Dice of epoch MOMENTUM_RESCUE_EPOCH (0-based) is
  * exactly 0, the momentum drops to RESCUE_MOMENTUM and the network is initialised afresh.

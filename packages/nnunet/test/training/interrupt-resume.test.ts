@@ -1,0 +1,111 @@
+/**
+ * Nothing lost in training, with real signals to real nnUNet_train processes on a tiny task:
+ * an uninterrupted seeded run, the same run stopped by SIGTERM mid-epoch and continued with -c
+ * (schedule restored from the checkpoint), and the same run killed with SIGKILL and continued from
+ * its last model_latest end with byte-identical weights. A second process on the fold is refused
+ * while the first runs; the dead one's lock is taken over. Two Ctrl-Cs exit at once, leaving no
+ * partial file; the log shows progress lines although stderr is not a terminal.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { preparedWorkspace, Running } from './cli-harness.js';
+
+const SCHEDULE = ['--epochs', '2', '--iters-per-epoch', '3', '--val-iters-per-epoch', '1'];
+const BASE = ['3d_fullres', 'nnUNetTrainerV2', '4', '0', '--seed', '7', '--disable_postprocessing_on_folds'];
+
+function weights(fold: string, name = 'model_final_checkpoint'): Buffer {
+  const json = JSON.parse(readFileSync(join(fold, `${name}.json`), 'utf8'));
+  return readFileSync(join(fold, json.weights));
+}
+
+function status(fold: string): { status: string; epoch: number; iteration: number; message: string } {
+  return JSON.parse(readFileSync(join(fold, 'training_status.json'), 'utf8'));
+}
+
+function leftovers(fold: string): string[] {
+  return readdirSync(fold).filter((f) => f.includes('.tmp-') || f.endsWith('.next'));
+}
+
+test('SIGTERM and SIGKILL at chosen iterations, continued with -c, end with the weights of an uninterrupted run', {
+  timeout: 600_000,
+}, async () => {
+  const ws = preparedWorkspace();
+  const fold = ws.fold(0);
+
+  // The reference: uninterrupted.
+  ws.run('train', [...BASE, ...SCHEDULE]);
+  const reference = weights(fold);
+  assert.equal(status(fold).status, 'complete');
+
+  // SIGTERM during epoch 1: stops after the current iteration with that position saved, exit 75.
+  const termed = new Running('train', [...BASE, ...SCHEDULE], ws.env);
+  await termed.waitFor(/epoch 1 train 1\/3/);
+  termed.child.kill('SIGTERM');
+  const t = await termed.done;
+  assert.equal(t.code, 75, termed.stderr);
+  assert.match(termed.stderr, /SIGTERM: saving the exact position/);
+  // A plain progress line per iteration (NNUNET_PROGRESS_SECONDS=0) with loss, speed and time left.
+  assert.match(termed.stderr, /epoch 0 train 1\/3, loss \d\.\d{4}, [\d.]+ (it\/s|s\/it), \d+s left/);
+  const st = status(fold);
+  assert.equal(st.status, 'interrupted');
+  assert.equal(st.epoch, 1);
+  assert.ok(st.iteration >= 1 && st.iteration <= 3, `iteration ${st.iteration}`);
+  assert.match(st.message, /continue with nnUNet_train 3d_fullres nnUNetTrainerV2 Task004_Hippocampus 0 -c/);
+  assert.ok(!existsSync(join(fold, 'model_final_checkpoint.json')), 'an interrupted run has no final checkpoint');
+  const latest = JSON.parse(readFileSync(join(fold, 'model_latest.json'), 'utf8'));
+  assert.deepEqual([latest.state.epoch, latest.state.iteration], [1, st.iteration]);
+  assert.deepEqual(leftovers(fold), []);
+  // -c without the schedule options restores them from the checkpoint.
+  const resumed = ws.run('train', [...BASE, '-c']);
+  assert.match(
+    resumed.stderr,
+    new RegExp(
+      `continuing from model_latest at epoch 1, iteration ${st.iteration}; schedule: 2 epochs \\(as the run was started\\), 3 iterations per epoch \\(as the run was started\\)`,
+    ),
+  );
+  assert.ok(weights(fold).equals(reference), 'SIGTERM + -c: final weights differ from the uninterrupted run');
+  assert.equal(status(fold).status, 'complete');
+
+  // SIGKILL during epoch 1 (after model_latest of epoch 0); meanwhile a second process is refused.
+  const killed = new Running('train', [...BASE, ...SCHEDULE], ws.env);
+  await killed.waitFor(/epoch 1 train 1\/3/);
+  const second = ws.run('train', [...BASE, ...SCHEDULE], 1);
+  assert.match(
+    second.stderr,
+    new RegExp(
+      `^nnUNet_train: Fold 0 of .* is in use by nnUNet_train 3d_fullres nnUNetTrainerV2 Task004_Hippocampus 0 \\(PID ${killed.child.pid} on .*\\); wait for it to finish\\.\\n$`,
+    ),
+  );
+  killed.child.kill('SIGKILL');
+  await killed.done;
+  assert.equal(status(fold).status, 'training', 'a killed run never looks finished');
+  const afterKill = ws.run('train', [...BASE, '-c']);
+  assert.match(afterKill.stderr, new RegExp(`took over the lock .* \\(PID ${killed.child.pid} on`));
+  assert.match(afterKill.stderr, /continuing from model_latest at the end of epoch 0/);
+  assert.ok(weights(fold).equals(reference), 'SIGKILL + -c: final weights differ from the uninterrupted run');
+  assert.deepEqual(leftovers(fold), []);
+});
+
+test('two Ctrl-Cs exit at once (130) without partial files; the fold does not look finished', {
+  timeout: 300_000,
+}, async () => {
+  const ws = preparedWorkspace(6);
+  const fold = ws.fold(0);
+  const run = new Running(
+    'train',
+    [...BASE, '--epochs', '50', '--iters-per-epoch', '3', '--val-iters-per-epoch', '1'],
+    ws.env,
+  );
+  await run.waitFor(/epoch 0 train 1\/3/);
+  run.child.kill('SIGINT');
+  await run.waitFor(/stopping after this epoch/);
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  assert.equal(r.code, 130, run.stderr);
+  assert.deepEqual(leftovers(fold), []);
+  assert.ok(!existsSync(join(fold, 'model_final_checkpoint.json')));
+  assert.ok(!existsSync(join(fold, '.nnunet-train.lock')), 'the lock is released on exit');
+  assert.notEqual(status(fold).status, 'complete');
+});
