@@ -7,6 +7,7 @@ export type NnunetErrorCode =
   | 'ERR_NOT_FOUND' // a task, case or file does not exist
   | 'ERR_IMAGE_READ' // an image file cannot be read
   | 'ERR_IMAGE_WRITE' // an image file cannot be written
+  | 'ERR_WRITE' // a file cannot be written: disk full, quota, I/O error, missing or read-only folder
   | 'ERR_DATASET' // dataset.json or the dataset folder is malformed
   | 'ERR_ARGUMENT' // a bad argument to a library function or command
   | 'ERR_NETWORK' // a host cannot be reached or a download was interrupted

@@ -3,10 +3,26 @@
  * length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__":
  * {string: string}}, then the raw little-endian tensor bytes. Like the reference writer, tensors
  * are laid out in the reference writer's dtype order then by name, and the header is padded with spaces to a
- * multiple of 8 bytes. Files are written to a temporary name and renamed, so a crash never leaves
- * a truncated file.
+ * multiple of 8 bytes. `serializeParts` gives the file as byte parts (header, then each tensor's
+ * bytes, no joined copy) for an application's own atomic writer; `save` writes them to a temporary
+ * name, checks the length, fsyncs and renames, so a crash or a full disk never leaves a truncated
+ * file under the final name.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  writeSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { fromShared } from './creation.js';
 import { DTYPE_BYTES, type DType } from './dtype.js';
 import { argError, TorchError } from './errors.js';
@@ -46,11 +62,15 @@ interface HeaderEntry {
   data_offsets: [number, number];
 }
 
-/** Encodes tensors (and optional string metadata) into safetensors bytes. */
-export function serialize(
+/**
+ * Encodes tensors (and optional string metadata) as the parts of a safetensors file, in file
+ * order: the 8-byte length and JSON header, then each tensor's bytes (views of the copies read
+ * from the tensors, not joined into one buffer). Writing the parts one after the other gives the file.
+ */
+export function serializeParts(
   tensors: ReadonlyMap<string, Tensor> | Record<string, Tensor>,
   metadata?: Record<string, string>,
-): Buffer {
+): Uint8Array[] {
   const entries: [string, Tensor][] = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   for (const [name, t] of entries) {
     if (!(t instanceof Tensor)) throw argError(`safetensors: "${name}" is not a Tensor`);
@@ -74,16 +94,18 @@ export function serialize(
   let json = JSON.stringify(header);
   const pad = (8 - (Buffer.byteLength(json) % 8)) % 8;
   json += ' '.repeat(pad);
-  const head = Buffer.from(json, 'utf8');
-  const out = Buffer.allocUnsafe(8 + head.length + offset);
-  out.writeBigUInt64LE(BigInt(head.length), 0);
-  head.copy(out, 8);
-  let pos = 8 + head.length;
-  for (const b of blobs) {
-    out.set(b, pos);
-    pos += b.length;
-  }
-  return out;
+  const head = Buffer.alloc(8 + Buffer.byteLength(json));
+  head.writeBigUInt64LE(BigInt(head.length - 8), 0);
+  head.write(json, 8, 'utf8');
+  return [head, ...blobs];
+}
+
+/** Encodes tensors (and optional string metadata) into safetensors bytes (one buffer). */
+export function serialize(
+  tensors: ReadonlyMap<string, Tensor> | Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): Buffer {
+  return Buffer.concat(serializeParts(tensors, metadata));
 }
 
 /** Decodes safetensors bytes; `source` names the file in error messages. */
@@ -142,30 +164,90 @@ function fromBytesOf(bytes: Uint8Array, shape: number[], dtype: DType): Tensor {
   return fromShared(bytes, shape, dtype);
 }
 
-/** Writes tensors to `path` atomically (temporary file, fsync, rename). */
+/** Failures of the medium, worded with the size needed and the space left. */
+const SPACE_REASONS: Record<string, [reason: string, fix: string]> = {
+  ENOSPC: ['the disk is full', 'free some space and run the command again'],
+  EDQUOT: ['the disk quota is exceeded', 'free some space within your quota and run the command again'],
+  EFBIG: ['the file is larger than that file system allows', 'write to another file system'],
+  EIO: ['an input/output error occurred', 'check the disk (or the network file system) and run the command again'],
+};
+
+/** Bytes as a person reads them: "512 bytes", "3.5 KiB", "31.2 MiB", "1.4 GiB". */
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} byte${n === 1 ? '' : 's'}`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** A failed save as one sentence naming the file (and, for a full disk, the space needed and left). */
+function saveFailure(path: string, e: unknown, bytes: number): TorchError {
+  const code = String((e as { code?: unknown } | null)?.code ?? '');
+  const space = SPACE_REASONS[code];
+  let message: string;
+  if (space !== undefined) {
+    let free = '';
+    try {
+      const s = statfsSync(dirname(path));
+      free = `, ${formatBytes(Number(s.bavail) * Number(s.bsize))} are free on that file system`;
+    } catch {
+      // The folder cannot be asked: give the size alone.
+    }
+    message = `Cannot write ${path}: ${space[0]} (the file needs ${formatBytes(bytes)}${free}); ${space[1]}.`;
+  } else {
+    const reason = code === 'ENOENT' ? `the folder ${dirname(path)} does not exist` : (e as Error).message;
+    message = `Cannot write ${path} (${code || 'error'}: ${reason}); check that the folder exists and is writable.`;
+  }
+  return new TorchError('ERR_TORCH_ARGUMENT', message, { cause: e });
+}
+
+let sequence = 0;
+
+/**
+ * Writes tensors to `path` atomically: a temporary file beside it (hidden, named after the host,
+ * PID and thread, `.NAME.tmp-HOST-PID-THREAD-SEQ`, so that a cleaner can tell a killed writer's
+ * leftovers from a live one's), every byte written (short writes continued), its length checked,
+ * fsynced, then renamed. A failure removes the temporary file, keeps any earlier `path`, and is a
+ * TorchError of one sentence; its `cause` is the file-system error (e.g. code ENOSPC).
+ * This package cannot use an application's writer, hence this small checked loop of its own.
+ */
 export function save(
   path: string,
   tensors: ReadonlyMap<string, Tensor> | Record<string, Tensor>,
   metadata?: Record<string, string>,
 ): void {
-  const data = serialize(tensors, metadata);
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const parts = serializeParts(tensors, metadata);
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${host}-${process.pid}-${threadId}-${++sequence}`);
   try {
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, data);
+      for (const part of parts) {
+        let off = 0;
+        while (off < part.length) {
+          const n = writeSync(fd, part, off, part.length - off);
+          // POSIX returns 0 for a regular file only when nothing more fits.
+          if (n <= 0) throw Object.assign(new Error('the write made no progress'), { code: 'ENOSPC' });
+          off += n;
+        }
+      }
+      const size = fstatSync(fd).size;
+      if (size !== total)
+        throw Object.assign(new Error(`the file holds ${size} of ${total} bytes after writing`), { code: 'EIO' });
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, path);
   } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // the temporary file was never created
-    }
-    throw e;
+    rmSync(tmp, { force: true });
+    throw saveFailure(path, e, total);
   }
 }
 

@@ -1,6 +1,18 @@
 /** safetensors: byte compatibility with an independent writer, round trips, atomic save, bad files. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -90,4 +102,61 @@ test('malformed files fail with ERR_TORCH_FORMAT naming the file', () => {
     );
   }
   assert.ok(existsSync(join(dir, 'truncated.safetensors')));
+});
+
+test('serializeParts is the file in parts: header, then each tensor as a view, no joined copy', () => {
+  const t = { x: randn([3, 5]), y: tensor([1, 2, 3], { dtype: 'int16' }) };
+  const parts = safetensors.serializeParts(t, { epoch: '1' });
+  assert.equal(parts.length, 3);
+  assert.ok(Buffer.concat(parts).equals(safetensors.serialize(t, { epoch: '1' })));
+  assert.deepEqual(
+    parts.slice(1).map((p) => p.length),
+    [60, 6],
+  );
+  dispose(t);
+});
+
+test('save on a full disk: one sentence with the size needed, the earlier file intact, no temporary', (t) => {
+  // A real full disk: a 256 KiB tmpfs (needs root or a container that allows mounts).
+  const dir = mkdtempSync(join(tmpdir(), 'st-full-'));
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir], { encoding: 'utf8' });
+  if (m.status !== 0) {
+    rmdirSync(dir);
+    t.skip(`cannot mount a small tmpfs to fill (${(m.stderr || m.error?.message || 'mount failed').trim()})`);
+    return;
+  }
+  const created = [randn([16]), randn([64, 256])];
+  try {
+    const path = join(dir, 'model_best.safetensors');
+    safetensors.save(path, { w: created[0]! });
+    const good = readFileSync(path);
+    // Fill the disk, then free 16 KiB: the 64 KiB save gets a short write, then ENOSPC.
+    const fd = openSync(join(dir, 'filler'), 'w');
+    let size = 0;
+    const page = Buffer.alloc(4096, 1);
+    try {
+      for (;;) size += writeSync(fd, page);
+    } catch (e) {
+      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+    }
+    ftruncateSync(fd, size - 16 * 1024);
+    closeSync(fd);
+    assert.throws(
+      () => safetensors.save(path, { w: created[1]! }),
+      (e: unknown) => {
+        assert.ok(e instanceof TorchError, String(e));
+        assert.match(
+          e.message,
+          /^Cannot write .*model_best\.safetensors: the disk is full \(the file needs 64\.1 KiB, 16\.0 KiB are free on that file system\); free some space and run the command again\.$/,
+        );
+        assert.equal((e.cause as NodeJS.ErrnoException).code, 'ENOSPC');
+        return true;
+      },
+    );
+    assert.ok(readFileSync(path).equals(good), 'the earlier file is intact');
+    assert.deepEqual(readdirSync(dir).sort(), ['filler', 'model_best.safetensors'], 'no temporary file');
+  } finally {
+    dispose(created);
+    if (spawnSync('umount', [dir]).status === 0) rmdirSync(dir);
+  }
 });

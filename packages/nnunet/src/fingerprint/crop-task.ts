@@ -4,16 +4,16 @@
  * as CASE.npy ((C + 1, z, y, x) float32: modalities then segmentation) and CASE.json (its
  * properties with v1's keys). Label files are copied to gt_segmentations/, dataset.json beside.
  */
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { caseIdOf, type DatasetJson, readDatasetJson } from '../io/dataset-json.js';
 import { readImage, type Volume } from '../io/image.js';
 import { resolveNifti } from '../io/nifti-path.js';
-import { writeNpy } from '../io/npy.js';
+import { npyFileProblem, writeNpy } from '../io/npy.js';
 import { requireEnvFolder } from '../model/paths.js';
 import type { CroppedProperties } from '../model/properties.js';
-import { writeJsonAtomic } from '../util/atomic.js';
+import { copyFileAtomic, removeStaleTemporaries, writeJsonAtomic } from '../util/atomic.js';
 import { runPool } from '../util/worker-pool.js';
 import { type CroppedCase, cropCase } from './crop.js';
 
@@ -128,13 +128,13 @@ export async function cropTask(taskName: string, options: CropOptions = {}): Pro
   const dataset = readDatasetJson(join(rawTask, 'dataset.json'));
   const cases = trainingCases(rawTask, dataset);
   if (options.overwrite) rmSync(out, { recursive: true, force: true });
+  removeStaleTemporaries(out, { recursive: true });
   mkdirSync(join(out, 'gt_segmentations'), { recursive: true });
   for (const c of cases)
     if (c.seg !== null)
-      copyFileSync(c.seg, join(out, 'gt_segmentations', `${c.id}${c.seg.endsWith('.nii') ? '.nii' : '.nii.gz'}`));
-  const todo = cases.filter(
-    (c) => options.overwrite || !existsSync(join(out, `${c.id}.npy`)) || !existsSync(join(out, `${c.id}.json`)),
-  );
+      copyFileAtomic(c.seg, join(out, 'gt_segmentations', `${c.id}${c.seg.endsWith('.nii') ? '.nii' : '.nii.gz'}`));
+  // A case is done only when both its outputs load: files an interrupted run left damaged are redone.
+  const todo = cases.filter((c) => options.overwrite || !croppedCaseIsComplete(out, c.id));
   await runPool<{ c: CaseFiles; out: string }, CroppedProperties>(
     new URL('./crop-worker.js', import.meta.url),
     todo.map((c) => ({ c, out })),
@@ -143,6 +143,17 @@ export async function cropTask(taskName: string, options: CropOptions = {}): Pro
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     },
   );
-  copyFileSync(join(rawTask, 'dataset.json'), join(out, 'dataset.json'));
+  copyFileAtomic(join(rawTask, 'dataset.json'), join(out, 'dataset.json'));
   return out;
+}
+
+/** True when CASE.npy of `folder` has the size its header implies and CASE.json parses. */
+export function croppedCaseIsComplete(folder: string, id: string): boolean {
+  if (npyFileProblem(join(folder, `${id}.npy`)) !== null) return false;
+  try {
+    JSON.parse(readFileSync(join(folder, `${id}.json`), 'utf8'));
+    return true;
+  } catch {
+    return false;
+  }
 }

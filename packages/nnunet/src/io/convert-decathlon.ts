@@ -6,10 +6,11 @@
  * Hidden files ("._x" from macOS) are skipped, never deleted. The output is assembled in a
  * temporary folder and swapped in at the end, so a failure leaves any previous output intact.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { requireEnvFolder } from '../model/paths.js';
+import { copyFileAtomic, removeStaleTemporaries, temporaryName } from '../util/atomic.js';
 import { readDatasetJson } from './dataset-json.js';
 import { readImage, type Volume, writeImage } from './image.js';
 
@@ -81,8 +82,9 @@ export async function convertDecathlonTask(inputFolder: string, options: Convert
   const taskName = `Task${String(id).padStart(3, '0')}_${m[2]}`;
   const rawData = join(requireEnvFolder('nnUNet_raw_data_base', env), 'nnUNet_raw_data');
   const outputFolder = join(rawData, taskName);
-  const staging = join(rawData, `.${taskName}.converting-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
+  // Staging folders of conversions that were killed are removed; live ones are left alone.
+  removeStaleTemporaries(rawData);
+  const staging = temporaryName(outputFolder);
   mkdirSync(staging, { recursive: true });
   try {
     const jobs: [string, string][] = [];
@@ -97,8 +99,8 @@ export async function convertDecathlonTask(inputFolder: string, options: Convert
     }
     mkdirSync(join(staging, 'labelsTr'));
     const labels = visibleFiles(join(input, 'labelsTr'), NIFTI);
-    for (const f of labels) copyFileSync(join(input, 'labelsTr', f), join(staging, 'labelsTr', f));
-    copyFileSync(join(input, 'dataset.json'), join(staging, 'dataset.json'));
+    for (const f of labels) copyFileAtomic(join(input, 'labelsTr', f), join(staging, 'labelsTr', f));
+    copyFileAtomic(join(input, 'dataset.json'), join(staging, 'dataset.json'));
     swapIn(staging, outputFolder);
     return { taskName, outputFolder, images: jobs.length, labels: labels.length };
   } catch (e) {
@@ -119,7 +121,7 @@ async function splitImage(file: string, outDir: string, modalities: number): Pro
     );
   }
   if (volume.shape.length === 3 && file.endsWith('.nii.gz')) {
-    copyFileSync(file, join(outDir, `${caseId}_0000.nii.gz`));
+    copyFileAtomic(file, join(outDir, `${caseId}_0000.nii.gz`));
     return;
   }
   for (const [i, part] of parts.entries()) {
@@ -133,7 +135,7 @@ function swapIn(staging: string, target: string): void {
     renameSync(staging, target);
     return;
   }
-  const old = `${target}.replaced-${process.pid}`;
+  const old = temporaryName(target);
   renameSync(target, old);
   try {
     renameSync(staging, target);

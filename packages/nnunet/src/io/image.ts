@@ -4,15 +4,17 @@
  * matrix; voxel arrays in C order with shape (z, y, x) (or (t, z, y, x) for 4-D images). This is
  * the only module that touches itk-wasm images.
  */
-import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
-import type { Image } from 'itk-wasm';
+import { readImageNode } from '@itk-wasm/image-io';
+import { type Image, InterfaceTypes, runPipelineNode } from 'itk-wasm';
 import { NnunetError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { product } from '../util/shape.js';
 
 export type VoxelType =
@@ -239,9 +241,74 @@ function toItk(v: Volume): Image {
   } as unknown as Image;
 }
 
+/** The itk-wasm writer pipeline of each extension this module writes. */
+const WRITE_PIPELINE: Record<string, string> = {
+  '.nii.gz': 'nifti-write-image',
+  '.nii': 'nifti-write-image',
+  '.nrrd': 'nrrd-write-image',
+  '.nhdr': 'nrrd-write-image',
+  '.mha': 'meta-write-image',
+  '.mhd': 'meta-write-image',
+};
+
+/** The folder of @itk-wasm/image-io's WebAssembly pipelines (beside its entry module). */
+let pipelineFolder: string | undefined;
+function pipelinesOfImageIo(): string {
+  pipelineFolder ??= join(dirname(createRequire(import.meta.url).resolve('@itk-wasm/image-io')), 'pipelines');
+  return pipelineFolder;
+}
+
+/** The data file a header-only format (.mhd, .nhdr) refers to, as ITK names it. */
+function detachedDataName(stem: string, ext: string, compress: boolean): string | undefined {
+  if (ext === '.mhd') return `${stem}.${compress ? 'zraw' : 'raw'}`;
+  if (ext === '.nhdr') return `${stem}.raw${compress ? '.gz' : ''}`;
+  return undefined;
+}
+
 /**
- * Writes `volume` to `path` atomically: the image goes to a temporary file in the same folder
- * (same extension, so the same format) that is renamed over `path` only once complete.
+ * The bytes of `volume` as the file `stem + ext`, encoded by itk-wasm in its in-memory file system
+ * (nothing touches the disk): the file, and for .mhd/.nhdr the data file its header names.
+ */
+async function encodeImage(
+  volume: Volume,
+  stem: string,
+  ext: string,
+  compress: boolean,
+): Promise<{ file: Uint8Array; data: Uint8Array | undefined }> {
+  const file = `${stem}${ext}`;
+  const data = detachedDataName(stem, ext, compress);
+  const outputs = [file, ...(data === undefined ? [] : [data])].map((path) => ({
+    type: InterfaceTypes.BinaryFile,
+    data: { path, data: new Uint8Array() },
+  }));
+  const args = ['0', '0', file, '--memory-io', ...(compress ? ['--use-compression'] : [])];
+  const {
+    returnValue,
+    stderr,
+    outputs: got,
+  } = await runPipelineNode(
+    join(pipelinesOfImageIo(), WRITE_PIPELINE[ext] as string),
+    args,
+    [{ type: InterfaceTypes.JsonCompatible }, ...outputs],
+    [{ type: InterfaceTypes.Image, data: toItk(volume) }],
+  );
+  if (returnValue !== 0 || got[0]?.data !== true) throw new Error(stderr.trim() || 'the writer could not write it');
+  const bytes = got.slice(1).map((o) => (o.data as { data: Uint8Array }).data);
+  const head = bytes[0];
+  if (head === undefined || head.length === 0) throw new Error('the writer produced no bytes');
+  if (data !== undefined) {
+    // The header must name the data file we took from the writer's file system.
+    const text = Buffer.from(head).toString('latin1');
+    if (!text.includes(data)) throw new Error(`the header does not refer to ${data}`);
+  }
+  return { file: head, data: bytes[1] };
+}
+
+/**
+ * Writes `volume` to `path` atomically: itk-wasm encodes the image in memory, and the bytes go
+ * through the package's one writer (checked length, fsync, rename), so a full disk is one sentence
+ * (ERR_WRITE) and never leaves a truncated image under `path`. For the header + data formats
+ * (.mhd, .nhdr) the data file (X.raw) is written first, then the header.
  */
 export async function writeImage(volume: Volume, path: string, options: { compress?: boolean } = {}): Promise<void> {
   const ext = imageExtension(path);
@@ -252,20 +319,23 @@ export async function writeImage(volume: Volume, path: string, options: { compre
     );
   }
   checkVolume(volume, path);
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path).slice(0, -ext.length)}.tmp-${process.pid}-${Date.now()}${ext}`);
+  const compress = options.compress ?? ext === '.nii.gz';
+  const stem = basename(path).slice(0, -ext.length);
+  let encoded: { file: Uint8Array; data: Uint8Array | undefined };
   try {
-    await writeImageNode(toItk(volume), tmp, { useCompression: options.compress ?? ext === '.nii.gz' });
-    if (!existsSync(tmp) || statSync(tmp).size === 0) throw new Error('the writer produced no file');
-    renameSync(tmp, path);
+    encoded = await encodeImage(volume, stem, ext, compress);
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw new NnunetError(
       'ERR_IMAGE_WRITE',
-      `Cannot write image ${path} (${shortReason(e)}); check that the folder exists and is writable.`,
+      `Cannot write image ${path}: itk-wasm could not encode it as ${ext} (${shortReason(e)}); write it as .nii.gz instead.`,
       { cause: e },
     );
   }
+  const dataName = detachedDataName(stem, ext, compress);
+  if (encoded.data !== undefined && dataName !== undefined) {
+    writeFileAtomic(join(dirname(path), dataName), encoded.data);
+  }
+  writeFileAtomic(path, encoded.file);
 }
 
 function checkVolume(v: Volume, path: string): void {

@@ -2,7 +2,7 @@
  * NumPy .npy files (format version 1.0): C-order arrays readable by numpy.load. Used for the
  * cropped and preprocessed cases ([C + 1, z, y, x] float32, channels then segmentation).
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { NnunetError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { product } from '../util/shape.js';
@@ -133,6 +133,34 @@ export function readNpyHeader(path: string): NpyHeader {
     const buf = Buffer.alloc(4096);
     const n = readSync(fd, buf, 0, buf.length, 0);
     return parseNpyHeader(buf.subarray(0, n), path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Why the .npy file at `path` would not load (missing, unreadable header, unsupported dtype, or a
+ * size other than header + shape x dtype: truncated or padded), or null when it is complete.
+ * Reads only the header: used to redo outputs of an interrupted earlier run instead of skipping them.
+ */
+export function npyFileProblem(path: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return 'it does not exist';
+  }
+  try {
+    const buf = Buffer.alloc(4096);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const h = parseNpyHeader(buf.subarray(0, n), path);
+    const ctor = DESCR.get(h.descr);
+    if (ctor === undefined) return `it holds the unsupported dtype ${h.descr}`;
+    const expected = h.dataOffset + product(h.shape) * ctor.BYTES_PER_ELEMENT;
+    const size = fstatSync(fd).size;
+    return size === expected ? null : `it has ${size} bytes where its header needs ${expected}`;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
   } finally {
     closeSync(fd);
   }

@@ -14,14 +14,13 @@
  * .npz files and torch.save checkpoints are read whole into memory and must be read synchronously
  * (from synchronous code and inside worker threads): readZipBytes and writeZipFile serve them.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { threadId } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 import type { Entry, Reader, ZipWriter as ZipJsWriter, ZipWriterAddDataOptions } from '@zip.js/zip.js';
 import { NnunetError } from '../errors.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { commitTemporary, temporaryName, writeFailure, writeFileAtomic, writeFully } from '../util/atomic.js';
 
 export const METHOD_STORED = 0;
 export const METHOD_DEFLATE = 8;
@@ -76,6 +75,12 @@ function fsFailure(e: unknown, what: string, fix: string, missing?: string): Nnu
     `${what} failed (${c === '' ? 'error' : c}: ${reason}): ${fix}.`,
     { cause: e },
   );
+}
+
+/** Failures of the medium (full disk, quota, I/O): writeFailure words them with the space needed and left. */
+function isSpaceError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG' || code === 'EIO';
 }
 
 /** The message of a zip.js failure, one of its ERR_* constants ('' for NnunetErrors and non-errors). */
@@ -296,17 +301,19 @@ export class ZipReader {
     try {
       await this.#stream(entry, (chunk) => {
         try {
-          let off = 0;
-          while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off, pos + off);
+          writeFully(fd, chunk, pos);
           pos += chunk.length;
         } catch (e) {
+          if (isSpaceError(e)) throw writeFailure(dest, e, entry.size);
           throw fsFailure(e, `Writing ${dest} (from ${this.path})`, 'free disk space or choose a writable folder');
         }
       });
+      // Flushed before the caller moves it into place, so that a crash leaves no short file there.
+      fsyncSync(fd);
     } catch (e) {
       closeSync(fd);
       rmSync(dest, { force: true });
-      throw e;
+      throw isSpaceError(e) ? writeFailure(dest, e, entry.size) : e;
     }
     closeSync(fd);
   }
@@ -412,7 +419,7 @@ export class ZipWriter {
 
   constructor(path: string, options: ZipWriterOptions = {}) {
     this.path = path;
-    this.#tmp = `${path}.tmp-${process.pid}-${threadId}`;
+    this.#tmp = temporaryName(path);
     this.#level = options.level ?? 6;
     try {
       this.#fd = openSync(this.#tmp, 'w');
@@ -428,11 +435,11 @@ export class ZipWriter {
     this.#archive = new WritableStream<Uint8Array>({
       write: (chunk) => {
         try {
-          let off = 0;
-          while (off < chunk.length) off += writeSync(this.#fd, chunk, off, chunk.length - off, this.#pos + off);
+          writeFully(this.#fd, chunk, this.#pos);
           this.#pos += chunk.length;
         } catch (e) {
-          throw fsFailure(e, `Writing the zip archive ${path}`, 'free disk space or choose another output path');
+          // The final size is not known yet: the sentence gives the free space only.
+          throw writeFailure(path, e, null);
         }
       },
     });
@@ -533,12 +540,12 @@ export class ZipWriter {
     if (this.#closed) return;
     try {
       await (await this.#writer()).close();
-      fsyncSync(this.#fd);
-      closeSync(this.#fd);
+      // commitTemporary closes the descriptor whatever happens.
       this.#closed = true;
-      renameSync(this.#tmp, this.path);
+      commitTemporary(this.#fd, this.#tmp, this.path, this.#pos);
     } catch (e) {
       this.abort();
+      if (isSpaceError(e)) throw writeFailure(this.path, e, this.#pos);
       throw fsFailure(
         e,
         `Finishing the zip archive ${this.path}`,

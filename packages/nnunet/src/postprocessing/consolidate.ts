@@ -5,12 +5,13 @@
  * evaluated together, and the postprocessing is determined on all of them
  * (TRAINER/postprocessing.json, TRAINER/cv_niftis_postprocessed).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { aggregateScores, readSummaryJson, type SummaryJson } from '../evaluation/evaluator.js';
 import { foldFolderPath } from '../model/layout.js';
 import { ENV_PREPROCESSED } from '../model/paths.js';
+import { copyFileAtomic } from '../util/atomic.js';
 import type { PoolOptions } from '../util/worker-pool.js';
 import {
   type DeterminePostprocessingOptions,
@@ -87,7 +88,7 @@ export function collectCvNiftis(
   for (const f of folds) {
     const folder = join(foldFolderPath(trainerFolder, f), validationFolder);
     for (const n of niftiNames(folder)) {
-      copyFileSync(join(folder, n), join(outputFolder, n));
+      copyFileAtomic(join(folder, n), join(outputFolder, n));
       names.push(n);
     }
   }

@@ -12,7 +12,7 @@ import { croppedCaseIds, readCroppedProperties } from '../fingerprint/analyze.js
 import { readNpy, writeNpy } from '../io/npy.js';
 import type { Plans } from '../model/plans.js';
 import type { CroppedProperties } from '../model/properties.js';
-import { writeJsonAtomic } from '../util/atomic.js';
+import { removeStaleTemporaries, writeJsonAtomic } from '../util/atomic.js';
 import { product } from '../util/shape.js';
 import { runPool } from '../util/worker-pool.js';
 import { sampleClassLocations } from './class-locations.js';
@@ -191,6 +191,8 @@ export async function preprocessStages(
   const ids = croppedCaseIds(croppedFolder);
   for (const [s, stage] of stages.entries()) {
     mkdirSync(stage.outFolder, { recursive: true });
+    // Every case is redone (nothing is skipped); what a killed earlier run left half-written goes.
+    removeStaleTemporaries(stage.outFolder);
     const jobs: CaseJob[] = ids.map((id) => ({
       croppedFolder,
       id,

@@ -140,7 +140,8 @@ test('writing refuses inconsistent volumes and leaves nothing behind', async () 
   };
   await assert.rejects(writeImage(v, join(dir, 'bad.nii.gz')), { code: 'ERR_ARGUMENT' });
   await assert.rejects(writeImage({ ...v, data: new Float32Array(8) }, join(dir, 'nofolder', 'x.nii.gz')), {
-    code: 'ERR_IMAGE_WRITE',
+    code: 'ERR_WRITE',
+    message: /nofolder\/x\.nii\.gz \(ENOENT: the folder .*nofolder does not exist\)/,
   });
   assert.deepEqual(readdirSync(dir), []);
 });
