@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
+import { LEDGER_FILE } from '../inference/output-folder.js';
 import { parseConfiguration } from '../model/configuration.js';
 import { DEFAULT_CASCADE_TRAINER, DEFAULT_PLANS_IDENTIFIER, DEFAULT_TRAINER } from '../model/layout.js';
 import { predictTask } from '../pipeline/predict.js';
@@ -15,7 +16,13 @@ const command = defineCommand({
     'Segments every case of an input folder (CASE_XXXX.nii.gz, one file per modality) with a trained model\n' +
     'from $RESULTS_FOLDER/nnUNet/<-m>/<task>/<-tr>__<-p>/, averaging the selected folds.\n' +
     '-m 3d_cascade_fullres uses <-ctr>__<-p> and the 3d_lowres segmentations of -l; without -l the\n' +
-    '3d_lowres model (<-tr>) predicts them first into OUTPUT/3d_lowres_predictions.',
+    '3d_lowres model (<-tr>) predicts them first into OUTPUT/3d_lowres_predictions.\n' +
+    `Each finished case is recorded in OUTPUT/${LEDGER_FILE} (its files' checksums and the postprocessing.json\n` +
+    'applied), so a rerun of an interrupted run keeps the finished cases, postprocesses the recorded raw ones\n' +
+    'and predicts the rest, including outputs that are damaged or that the ledger does not vouch for.\n' +
+    'Exit status: 0 all cases predicted or kept; 1 an error stopped the run (one line on stderr);\n' +
+    '2 an internal error (a bug: stack trace); 3 some cases could not be read (each named on stderr)\n' +
+    'and were skipped, the others were predicted.',
   options: {
     input: { flag: '-i', type: 'string', help: 'input folder', required: true },
     output: { flag: '-o', type: 'string', help: 'output folder (created if needed)', required: true },
@@ -85,8 +92,25 @@ const command = defineCommand({
       help: "do not apply the model's postprocessing.json (applied by default, as v1 does)",
     },
     device: { flag: '--device', type: 'string', choices: ['cpu', 'cuda'], help: 'cpu or cuda', default: 'cpu' },
+    nanValue: {
+      flag: '--nan_value',
+      type: 'string',
+      help: 'replace NaN and infinite input voxels by this number (default: refuse such cases)',
+      parse: parseNanValue,
+    },
   },
 });
+
+/** Exit status when some cases could not be read and were skipped while the others were predicted. */
+const EXIT_SOME_CASES_FAILED = 3;
+
+/** The replacement for NaN and infinite voxels: a finite number. */
+function parseNanValue(text: string, flag: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v))
+    throw new NnunetError('ERR_ARGUMENT', `${flag} must be a finite number such as 0, got ${text}.`);
+  return v;
+}
 
 /** The sliding-window step: a fraction of the patch size in (0, 1]. */
 function parseStepSize(text: string, flag: string): number {
@@ -105,7 +129,7 @@ await runCommand(command, async (args) => {
     if (bar) bar.finish(...last);
     bar = undefined;
   };
-  const written = await predictTask({
+  const result = await predictTask({
     input: args.input,
     output,
     task: args.task,
@@ -125,6 +149,7 @@ await runCommand(command, async (args) => {
     device,
     stepSize: args.stepSize,
     postprocessing: !args.disablePostprocessing,
+    ...(args.nanValue !== undefined ? { nanValue: args.nanValue } : {}),
     log: (line: string) => {
       // Close the case's progress bar first so the message gets its own line.
       closeBar();
@@ -135,10 +160,15 @@ await runCommand(command, async (args) => {
       if (pass === 'lowres')
         process.stderr.write(`no -l: predicting the 3d_lowres segmentations into ${folder} first\n`);
     },
-    onCase: (id: string, i: number, total: number, skipped: boolean) => {
+    onCase: (id, i, total, action, why) => {
       closeBar();
-      if (skipped) process.stderr.write(`${id}: output exists, skipped (use --overwrite_existing)\n`);
-      else bar = new ProgressBar(`case ${i + 1}/${total} ${id}`);
+      if (action === 'keep') process.stderr.write(`${id}: finished output kept (use --overwrite_existing)\n`);
+      else if (action === 'postprocess')
+        process.stderr.write(`${id}: postprocessing the raw output recorded in ${LEDGER_FILE}\n`);
+      else {
+        if (why !== undefined) process.stderr.write(`${id}: predicting again: ${why}\n`);
+        bar = new ProgressBar(`case ${i + 1}/${total} ${id}`);
+      }
     },
     onProgress: (d: number, t: number) => {
       last = [d, t];
@@ -146,5 +176,13 @@ await runCommand(command, async (args) => {
     },
   });
   closeBar();
-  process.stdout.write(`${written.length} case(s) written to ${output}\n`);
+  const kept = result.kept.length > 0 ? ` (${result.kept.length} finished case(s) kept)` : '';
+  process.stdout.write(`${result.written.length} case(s) written to ${output}${kept}\n`);
+  if (result.failed.length > 0) {
+    const ids = result.failed.map((f) => f.id);
+    process.stderr.write(
+      `nnUNet_predict: ${ids.length} case(s) could not be predicted (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''}): fix their input files as said above and rerun; finished cases are kept.\n`,
+    );
+    process.exitCode = EXIT_SOME_CASES_FAILED;
+  }
 });

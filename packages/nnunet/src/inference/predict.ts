@@ -9,24 +9,39 @@
  * segmentation (on the input grid) is cropped like the images, resampled to the preprocessed grid
  * (per-label linear, v1's resize_segmentation order 1) and appended as one-hot channels.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '@nnunet/torch';
-import { NnunetError } from '../errors.js';
-import { cropVolumes, loadAndCropCase } from '../fingerprint/crop-task.js';
-import { readImage, type Volume } from '../io/image.js';
+import { NnunetError, type NnunetErrorCode } from '../errors.js';
+import { cropVolumes } from '../fingerprint/crop-task.js';
+import { readImage, type Volume, writeImage } from '../io/image.js';
 import { availableFolds, type CheckpointMeta } from '../model/layout.js';
 import type { Plans } from '../model/plans.js';
 import type { CroppedProperties } from '../model/properties.js';
 import type { GenericUNet } from '../network/generic-unet.js';
-import { loadRemoveSave, readPostprocessingJson } from '../postprocessing/connected-components.js';
+import {
+  applyPostprocessing,
+  type Postprocessing,
+  readPostprocessingJson,
+} from '../postprocessing/connected-components.js';
 import { preprocessArrays, settingsFromPlans, transposeSpatial } from '../preprocessing/preprocess.js';
 import { resizeSegmentation } from '../preprocessing/resize.js';
-import { writeJsonAtomic } from '../util/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { product } from '../util/shape.js';
 import { appendOneHot, cascadeLabels } from './cascade-input.js';
 import { type ExportResult, softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from './export.js';
+import { checkCaseImages } from './input-check.js';
 import { loadNetwork, readModelPlans } from './model-folder.js';
+import {
+  type AppliedPostprocessing,
+  checkRecordedCase,
+  createOutputFolder,
+  LEDGER_FILE,
+  ledgerEntry,
+  readLedger,
+  recordCase,
+  sha256File,
+} from './output-folder.js';
 import { averageSoftmax, predictSlidingWindow2D, predictSlidingWindow3D } from './sliding-window.js';
 
 export interface InputCase {
@@ -156,6 +171,11 @@ export interface PredictCaseOptions {
    * (z, y, x) C order.
    */
   lowresSegmentation?: { data: ArrayLike<number>; shape: readonly number[] };
+  /**
+   * Replace NaN and infinite input voxels by this value before cropping (the CLI's --nan_value).
+   * Without it such voxels are refused with an error naming the image.
+   */
+  nanValue?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -264,7 +284,9 @@ export function predictVolumes(
       `The model takes ${expected} modalit${expected === 1 ? 'y' : 'ies'} per case, got ${images.length} image(s).`,
     );
   }
-  const { cropped, properties } = cropVolumes(images, null);
+  const names = images.map((_, i) => `Image ${i} of the case`);
+  const checked = checkCaseImages(images, names, o.nanValue !== undefined ? { nanValue: o.nanValue } : {});
+  const { cropped, properties } = cropVolumes(checked, null);
   return predictCroppedCase(cropped.data, cropped.shape, properties, model, o);
 }
 
@@ -272,13 +294,17 @@ export interface PredictFolderOptions extends PredictCaseOptions {
   folds?: readonly string[];
   checkpoint?: string;
   saveNpz?: boolean;
+  /** Predict every case again, even those the ledger records as finished. */
   overwriteExisting?: boolean;
   /** Predict only every numParts-th case starting at partId (v1's --part_id / --num_parts). */
   partId?: number;
   numParts?: number;
-  onCase?: (id: string, index: number, total: number, skipped: boolean) => void;
+  /** Called before each case with what is done to it; `why` says why an existing output is not kept. */
+  onCase?: (id: string, index: number, total: number, action: CaseAction, why?: string) => void;
   /** Cascade models: the folder of the 3d_lowres segmentations, CASE.nii.gz (v1's -l). */
   lowresSegmentations?: string;
+  /** Cases not to predict (e.g. those whose 3d_lowres pass failed); they are neither read nor reported. */
+  excludeCases?: ReadonlySet<string>;
   /**
    * Apply the model's postprocessing.json (trainer folder root, written by
    * nnUNet_determine_postprocessing / nnUNet_find_best_configuration) to the outputs, as v1 does.
@@ -288,31 +314,83 @@ export interface PredictFolderOptions extends PredictCaseOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * What happens to a case: predicted; kept (finished with the same postprocessing); or
+ * postprocessed (its recorded raw output gets the postprocessing now wanted).
+ */
+export type CaseAction = 'predict' | 'keep' | 'postprocess';
+
+/** A case that could not be predicted because its input could not be used; the run went on without it. */
+export interface CaseFailure {
+  id: string;
+  /** One sentence naming the file and the problem. */
+  message: string;
+}
+
+export interface PredictFolderResult {
+  /** Segmentations written by this run (predicted, or postprocessed from a recorded raw output). */
+  written: string[];
+  /** Cases whose finished outputs were kept. */
+  kept: string[];
+  /** Cases whose input could not be read or used; the others were predicted. */
+  failed: CaseFailure[];
+}
+
 /** An image's voxels as numbers (64-bit integer label maps included). */
 function labelValues(v: Volume): ArrayLike<number> {
   const d = v.data;
   return d instanceof BigInt64Array || d instanceof BigUint64Array ? Array.from(d, Number) : d;
 }
 
-/** Predicts every case of `inputFolder` into `outputFolder` with the model in `trainerFolder`. */
+/** The model's postprocessing.json as read for this run, with what identifies it in the ledger. */
+interface RunPostprocessing {
+  pp: Postprocessing;
+  applied: AppliedPostprocessing;
+}
+
+/**
+ * Predicts every case of `inputFolder` into `outputFolder` with the model in `trainerFolder`.
+ *
+ * Each case's segmentation is postprocessed in memory and written once, then recorded in the
+ * folder's prediction_ledger.json (output-folder.ts). A rerun keeps the cases recorded with the
+ * same postprocessing whose files still match, applies the postprocessing to recorded raw
+ * outputs, and predicts all other cases again (an output the ledger does not vouch for may be
+ * raw, partial or from another run). A case whose input cannot be used (damaged file, NaN
+ * voxels, mismatched grids) is reported in `failed` and the others are predicted.
+ */
 export async function predictFolder(
   inputFolder: string,
   outputFolder: string,
   trainerFolder: string,
   o: PredictFolderOptions = {},
-): Promise<string[]> {
+): Promise<PredictFolderResult> {
   const model = loadModel(trainerFolder, {
     ...(o.folds ? { folds: o.folds } : {}),
     ...(o.checkpoint ? { checkpoint: o.checkpoint } : {}),
     ...(o.device ? { device: o.device } : {}),
   });
+  try {
+    return await predictFolderWith(model, inputFolder, outputFolder, trainerFolder, o);
+  } finally {
+    for (const n of model.nets) n.dispose();
+  }
+}
+
+async function predictFolderWith(
+  model: LoadedModel,
+  inputFolder: string,
+  outputFolder: string,
+  trainerFolder: string,
+  o: PredictFolderOptions,
+): Promise<PredictFolderResult> {
   const modalities = Object.keys(model.plans.modalities).length;
   const parts = o.numParts ?? 1;
-  const all = findInputCases(inputFolder, modalities).filter((_, i) => i % parts === (o.partId ?? 0));
+  const all = findInputCases(inputFolder, modalities)
+    .filter((_, i) => i % parts === (o.partId ?? 0))
+    .filter((c) => !o.excludeCases?.has(c.id));
   if (model.cascadeLabels !== undefined) {
     const folder = o.lowresSegmentations;
     if (folder === undefined) {
-      for (const n of model.nets) n.dispose();
       throw new NnunetError(
         'ERR_ARGUMENT',
         `${trainerFolder} is a 3d_cascade_fullres model: it needs the 3d_lowres segmentations of the cases (-l FOLDER with CASE.nii.gz files).`,
@@ -320,69 +398,144 @@ export async function predictFolder(
     }
     const missing = all.filter((c) => !existsSync(join(folder, `${c.id}.nii.gz`))).map((c) => `${c.id}.nii.gz`);
     if (missing.length > 0) {
-      for (const n of model.nets) n.dispose();
       throw new NnunetError(
         'ERR_NOT_FOUND',
         `${folder} lacks the 3d_lowres segmentations ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}: -l must hold CASE.nii.gz for every case (or leave -l out to predict them with the 3d_lowres model).`,
       );
     }
   }
-  mkdirSync(outputFolder, { recursive: true });
+  createOutputFolder(outputFolder);
   // v1 leaves the plans beside the predictions (ensembling reads them).
   writeJsonAtomic(join(outputFolder, 'plans.json'), model.plans);
-  const written: string[] = [];
-  try {
-    for (const [i, c] of all.entries()) {
-      const out = join(outputFolder, `${c.id}.nii.gz`);
-      const npz = join(outputFolder, `${c.id}.npz`);
-      const done = existsSync(out) && (!o.saveNpz || existsSync(npz));
-      if (done && !o.overwriteExisting) {
-        o.onCase?.(c.id, i, all.length, true);
+  const post = o.postprocessing === false ? null : modelPostprocessing(trainerFolder, outputFolder, o.log);
+  const ledger = readLedger(outputFolder, o.log);
+  const result: PredictFolderResult = { written: [], kept: [], failed: [] };
+  for (const [i, c] of all.entries()) {
+    const segFile = `${c.id}.nii.gz`;
+    const out = join(outputFolder, segFile);
+    const entry = o.overwriteExisting ? undefined : ledger.get(c.id);
+    let why: string | undefined;
+    if (entry !== undefined) {
+      const check = await checkRecordedCase(outputFolder, entry, segFile);
+      if ('problem' in check) {
+        why = check.problem;
+      } else if (o.saveNpz && !(`${c.id}.npz` in entry.files)) {
+        why = 'it was written without its softmax (.npz)';
+      } else if (samePostprocessing(entry.postprocessing, post?.applied ?? null)) {
+        o.onCase?.(c.id, i, all.length, 'keep');
+        result.kept.push(c.id);
         continue;
+      } else if (entry.postprocessing === null && post !== null) {
+        // A raw output: postprocess it now, exactly once (the new entry replaces the raw one).
+        o.onCase?.(c.id, i, all.length, 'postprocess');
+        const v = check.segmentation;
+        if (v.data instanceof BigInt64Array || v.data instanceof BigUint64Array)
+          throw new Error(
+            `${out} matches its ledger checksum but holds 64-bit labels, which predictFolder never writes`,
+          );
+        const seg = applyPostprocessing(v.data, v.shape, [...v.geometry.spacing].reverse(), post.pp).seg;
+        await writeImage({ ...v, data: seg }, out);
+        recordCase(
+          outputFolder,
+          c.id,
+          ledgerEntry(outputFolder, Object.keys(entry.files), v.shape, post.applied, entry.nan_value),
+        );
+        result.written.push(out);
+        continue;
+      } else {
+        why = `it was written ${entry.postprocessing === null ? 'without postprocessing' : `with the postprocessing of ${entry.postprocessing.file} as it was then`}`;
       }
-      o.onCase?.(c.id, i, all.length, false);
-      const { cropped, properties } = await loadAndCropCase({ id: c.id, images: c.files, seg: null });
-      const lowres =
-        model.cascadeLabels !== undefined && o.lowresSegmentations !== undefined
-          ? await readImage(join(o.lowresSegmentations, `${c.id}.nii.gz`))
-          : null;
-      const r = predictCroppedCase(cropped.data, cropped.shape, properties, model, {
-        ...o,
-        keepSoftmax: o.saveNpz === true,
-        ...(lowres !== null ? { lowresSegmentation: { data: labelValues(lowres), shape: lowres.shape } } : {}),
-      });
-      await writeSegmentation(r.segmentation, r.shape, properties, out);
-      if (o.saveNpz && r.softmax && r.softmaxShape) {
-        writeSoftmaxNpz(npz, r.softmax, r.softmaxShape);
-        writeJsonAtomic(join(outputFolder, `${c.id}.json`), properties);
-      }
-      written.push(out);
+    } else if (!o.overwriteExisting && existsSync(out)) {
+      why = `${LEDGER_FILE} does not record it as finished (written by an interrupted or older run)`;
     }
-  } finally {
-    for (const n of model.nets) n.dispose();
+    o.onCase?.(c.id, i, all.length, 'predict', why);
+    const input = await readCaseInput(c, model, o);
+    if ('failure' in input) {
+      result.failed.push({ id: c.id, message: input.failure });
+      o.log?.(`${c.id}: not predicted: ${input.failure}`);
+      continue;
+    }
+    const { cropped, properties, lowres } = input;
+    const r = predictCroppedCase(cropped.data, cropped.shape, properties, model, {
+      ...o,
+      keepSoftmax: o.saveNpz === true,
+      ...(lowres !== null ? { lowresSegmentation: { data: labelValues(lowres), shape: lowres.shape } } : {}),
+    });
+    const spacing = [...properties.itk_spacing].reverse();
+    const seg = post === null ? r.segmentation : applyPostprocessing(r.segmentation, r.shape, spacing, post.pp).seg;
+    const files: string[] = [];
+    if (o.saveNpz && r.softmax && r.softmaxShape) {
+      writeSoftmaxNpz(join(outputFolder, `${c.id}.npz`), r.softmax, r.softmaxShape);
+      writeJsonAtomic(join(outputFolder, `${c.id}.json`), properties);
+      files.push(`${c.id}.npz`, `${c.id}.json`);
+    }
+    await writeSegmentation(seg, r.shape, properties, out);
+    files.push(segFile);
+    recordCase(
+      outputFolder,
+      c.id,
+      ledgerEntry(outputFolder, files, r.shape, post?.applied ?? null, o.nanValue ?? null),
+    );
+    result.written.push(out);
   }
-  // Only this run's outputs: skipped ones were postprocessed when they were written.
-  if (o.postprocessing !== false) await applyModelPostprocessing(trainerFolder, outputFolder, written, o.log);
-  return written;
+  return result;
 }
 
-/** v1's last prediction step: keep only the largest components the model's postprocessing.json names. */
-async function applyModelPostprocessing(
+function samePostprocessing(a: AppliedPostprocessing | null, b: AppliedPostprocessing | null): boolean {
+  return a === null || b === null ? a === b : a.sha256 === b.sha256;
+}
+
+/**
+ * Reads one case's images (and its 3d_lowres segmentation for a cascade), checks them and crops
+ * them. A problem with the case's files is returned as a one-sentence failure, so the other
+ * cases can go on; anything else is thrown.
+ */
+async function readCaseInput(
+  c: InputCase,
+  model: LoadedModel,
+  o: PredictFolderOptions,
+): Promise<
+  | { cropped: { data: Float32Array; shape: number[] }; properties: CroppedProperties; lowres: Volume | null }
+  | { failure: string }
+> {
+  try {
+    const images: Volume[] = [];
+    for (const f of c.files) images.push(await readImage(f));
+    const checked = checkCaseImages(images, c.files, o.nanValue !== undefined ? { nanValue: o.nanValue } : {});
+    const { cropped, properties } = cropVolumes(checked, null, c.files);
+    const lowres =
+      model.cascadeLabels !== undefined && o.lowresSegmentations !== undefined
+        ? await readImage(join(o.lowresSegmentations, `${c.id}.nii.gz`))
+        : null;
+    return { cropped, properties, lowres };
+  } catch (e) {
+    if (e instanceof NnunetError && CASE_INPUT_ERRORS.has(e.code)) return { failure: e.message };
+    throw e;
+  }
+}
+
+/** Error codes that mean "this case's files cannot be used" rather than "the run cannot go on". */
+const CASE_INPUT_ERRORS: ReadonlySet<NnunetErrorCode> = new Set(['ERR_IMAGE_READ', 'ERR_NOT_FOUND', 'ERR_DATASET']);
+
+/**
+ * v1's last prediction step, set up once per run: the model's postprocessing.json (keep only the
+ * largest components of the classes it names), copied beside the predictions. Null, with a
+ * warning to `log`, when the model has none.
+ */
+function modelPostprocessing(
   trainerFolder: string,
   outputFolder: string,
-  files: readonly string[],
   log?: (line: string) => void,
-): Promise<void> {
+): RunPostprocessing | null {
   const ppFile = join(trainerFolder, 'postprocessing.json');
   if (!existsSync(ppFile)) {
     log?.(
       `warning: no postprocessing applied: ${ppFile} does not exist (run nnUNet_determine_postprocessing or nnUNet_find_best_configuration for this model to create it).`,
     );
-    return;
+    return null;
   }
   const pp = readPostprocessingJson(ppFile);
-  copyFileSync(ppFile, join(outputFolder, 'postprocessing.json'));
-  if (pp.for_which_classes.length === 0) return;
-  log?.(`postprocessing with ${ppFile}`);
-  for (const f of files) await loadRemoveSave(f, f, pp);
+  writeFileAtomic(join(outputFolder, 'postprocessing.json'), readFileSync(ppFile));
+  if (pp.for_which_classes.length > 0) log?.(`postprocessing with ${ppFile}`);
+  return { pp, applied: { file: ppFile, sha256: sha256File(ppFile) } };
 }

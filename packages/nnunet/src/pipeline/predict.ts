@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
-import { type PredictFolderOptions, predictFolder } from '../inference/predict.js';
+import { type PredictFolderOptions, type PredictFolderResult, predictFolder } from '../inference/predict.js';
 import type { Configuration } from '../model/configuration.js';
 import {
   DEFAULT_CASCADE_TRAINER,
@@ -42,8 +42,11 @@ export interface PredictTaskOptions extends Omit<PredictFolderOptions, 'lowresSe
   onPass?: (pass: 'lowres' | 'cascade', outputFolder: string) => void;
 }
 
-/** Predicts a folder with a trained model of a task; returns the files written (of the last pass). */
-export async function predictTask(o: PredictTaskOptions): Promise<string[]> {
+/**
+ * Predicts a folder with a trained model of a task. Returns what the (last) pass wrote and kept,
+ * and the cases whose input could not be used in either pass: the others are predicted.
+ */
+export async function predictTask(o: PredictTaskOptions): Promise<PredictFolderResult> {
   const configuration = o.configuration ?? '3d_fullres';
   const isCascade = configuration === '3d_cascade_fullres';
   if (!isCascade && (o.lowresSegmentations !== undefined || o.cascadeTrainer !== undefined)) {
@@ -66,6 +69,7 @@ export async function predictTask(o: PredictTaskOptions): Promise<string[]> {
   );
   const { input, output, task: _task, configuration: _c, env: _e, onPass, ...common } = o;
   let lowres = o.lowresSegmentations;
+  let lowresFailed: PredictFolderResult['failed'] = [];
   if (isCascade && lowres === undefined) {
     if ((o.partId ?? 0) !== 0 || (o.numParts ?? 1) !== 1)
       throw new NnunetError(
@@ -82,11 +86,14 @@ export async function predictTask(o: PredictTaskOptions): Promise<string[]> {
     onPass?.('lowres', lowres);
     // The first pass writes segmentations only: the cascade reads CASE.nii.gz, not softmax files.
     const { saveNpz: _z, checkpoint: _k, partId: _p, numParts: _n, ...lowresOptions } = common;
-    await predictFolder(input, lowres, lowresModel, lowresOptions);
+    lowresFailed = (await predictFolder(input, lowres, lowresModel, lowresOptions)).failed;
     onPass?.('cascade', output);
   }
-  return predictFolder(input, output, modelFolder, {
+  const r = await predictFolder(input, output, modelFolder, {
     ...common,
     ...(lowres !== undefined ? { lowresSegmentations: lowres } : {}),
+    // A case whose lowres pass failed has no lowres segmentation: it was reported there.
+    ...(lowresFailed.length > 0 ? { excludeCases: new Set(lowresFailed.map((f) => f.id)) } : {}),
   });
+  return { ...r, failed: [...lowresFailed, ...r.failed] };
 }

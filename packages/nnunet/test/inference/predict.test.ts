@@ -35,7 +35,7 @@ async function setup(): Promise<{ env: Record<string, string>; input: string; tr
 test('two folds predict two cases: labels on the input grid with its geometry, softmax .npz, finished cases skipped', async () => {
   const { input, trainer } = await setup();
   const out = join(tempDir(), 'pred');
-  const written = await predictFolder(input, out, trainer, { mirror: false, saveNpz: true });
+  const { written } = await predictFolder(input, out, trainer, { mirror: false, saveNpz: true });
   assert.equal(written.length, 2);
   for (const c of CASES) {
     const img = await readImage(join(input, `${c}_0000.nii.gz`));
@@ -54,7 +54,7 @@ test('two folds predict two cases: labels on the input grid with its geometry, s
   assert.ok(existsSync(join(out, 'plans.json')));
   const before = statSync(join(out, `${CASES[0]}.nii.gz`)).mtimeMs;
   const again = await predictFolder(input, out, trainer, { mirror: false, saveNpz: true });
-  assert.deepEqual(again, [], 'finished cases are skipped');
+  assert.deepEqual(again, { written: [], kept: CASES, failed: [] }, 'finished cases are kept');
   assert.equal(statSync(join(out, `${CASES[0]}.nii.gz`)).mtimeMs, before);
 });
 

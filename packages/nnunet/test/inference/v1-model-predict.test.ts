@@ -154,7 +154,7 @@ for (const [configuration, tta] of [
     const input = inputOf(ids);
     try {
       const folder = trainerFolderPath(results, configuration, 'Task906_Tiny');
-      const written = await predictFolder(input, out, folder, { folds: ['0'], saveNpz: true, mirror: tta });
+      const { written } = await predictFolder(input, out, folder, { folds: ['0'], saveNpz: true, mirror: tta });
       assert.equal(written.length, ids.length);
       await checkFolder(t, out, join(V1, `pred_${configuration}_${tta ? 'tta' : 'notta'}`), label, ids);
     } finally {
