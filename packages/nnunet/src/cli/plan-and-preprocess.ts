@@ -9,7 +9,10 @@ const command = defineCommand({
   name: 'nnUNet_plan_and_preprocess',
   summary:
     'Verifies (optional), crops and fingerprints raw tasks, then plans them (3-D and 2-D planners,\n' +
-    'nnUNetPlansv2.1_plans_3D.json / _2D.json) and preprocesses every stage into $nnUNet_preprocessed/TASK.',
+    'nnUNetPlansv2.1_plans_3D.json / _2D.json) and preprocesses every stage into $nnUNet_preprocessed/TASK.\n' +
+    'A task is locked while this runs (a second run on it, and nnUNet_train, are refused), and each stage\n' +
+    'folder is recorded complete (preprocessing_status.json) only once all its cases are written: a run that\n' +
+    'fails or is killed is finished by running the same command again.',
   options: {
     tasks: { flag: '-t', type: 'strings', help: 'task ids or names (4, 004, Task004_Hippocampus)', required: true },
     planner3d: {
@@ -85,6 +88,8 @@ await runCommand(command, async (args) => {
     noPreprocessing: args.noPreprocessing,
     workersFullres: args.workersFullres,
     workersLowres: args.workersLowres,
+    // The lock names this command line, so that a second run or nnUNet_train can say what holds the task.
+    command: ['nnUNet_plan_and_preprocess', ...process.argv.slice(2)].join(' '),
     onWarning: (message) => {
       close();
       process.stderr.write(`warning: ${message}\n`);

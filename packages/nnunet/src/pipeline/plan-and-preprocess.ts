@@ -2,17 +2,24 @@
  * nnUNet_plan_and_preprocess as a library function: per task, optionally verify the raw data,
  * crop it, fingerprint it and copy the fingerprint to $nnUNet_preprocessed/TASK, then run the 3-D
  * and 2-D planners (each may be skipped with null, v1's "None") and preprocess every plans stage.
+ * Each task's cropped and preprocessed folders are locked for the run (a second run on the task is
+ * refused, naming the first), and each stage is recorded complete only once all its cases are
+ * written (preprocessing/completion.ts), which nnUNet_train checks.
  */
-import { copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { analyzeDataset } from '../fingerprint/analyze.js';
+import { analyzeDataset, croppedCaseIds } from '../fingerprint/analyze.js';
 import { cropTask } from '../fingerprint/crop-task.js';
+import { readDatasetJson } from '../io/dataset-json.js';
 import { verifyDatasetIntegrity } from '../io/verify.js';
 import { requireEnvFolder, resolveTaskName } from '../model/paths.js';
 import type { Plans, StagePlan } from '../model/plans.js';
 import { planTask } from '../planning/plan-from-fingerprint.js';
 import { getPlanner } from '../planning/registry.js';
+import { markStageStarted, PREPROCESSING_LOCK_FILE } from '../preprocessing/completion.js';
 import { preprocessStages, settingsFromPlans } from '../preprocessing/preprocess.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { acquireFolderLock, type FolderLock, takeoverNote } from '../util/lock.js';
 
 export const DEFAULT_PLANNER_3D = 'ExperimentPlanner3D_v21';
 export const DEFAULT_PLANNER_2D = 'ExperimentPlanner2D_v21';
@@ -35,6 +42,8 @@ export interface PlanAndPreprocessOptions {
   /** Non-fatal findings (e.g. mixed orientations), one sentence each. */
   onWarning?: (message: string) => void;
   onProgress?: (task: string, step: Step, done: number, total: number) => void;
+  /** What the task's lock says holds it (default "nnUNet_plan_and_preprocess -t TASK"). */
+  command?: string;
 }
 
 export interface TaskOutcome {
@@ -54,46 +63,100 @@ export async function planAndPreprocess(
   ].filter((p): p is string => p !== null);
   // Unknown planner names fail before any work is done.
   for (const p of planners) getPlanner(p);
-  requireEnvFolder('nnUNet_raw_data_base', env);
+  const rawBase = requireEnvFolder('nnUNet_raw_data_base', env);
+  const rawRoot = join(rawBase, 'nnUNet_raw_data');
+  const croppedRoot = join(rawBase, 'nnUNet_cropped_data');
   const preprocessedRoot = requireEnvFolder('nnUNet_preprocessed', env);
   const outcomes: TaskOutcome[] = [];
   for (const id of taskIds) {
     const task = resolveTaskName(id, env);
-    const rawTask = join(requireEnvFolder('nnUNet_raw_data_base', env), 'nnUNet_raw_data', task);
-    const progress = (step: Step) => (done: number, total: number) => options.onProgress?.(task, step, done, total);
-    if (options.verifyDatasetIntegrity) {
-      options.onStep?.(task, 'verify');
-      await verifyDatasetIntegrity(rawTask, {
-        ...(options.workersFullres ? { workers: options.workersFullres } : {}),
-        onProgress: progress('verify'),
-      });
-    }
-    options.onStep?.(task, 'crop');
-    const croppedFolder = await cropTask(task, {
-      env,
-      ...(options.workersFullres ? { workers: options.workersFullres } : {}),
-      onProgress: progress('crop'),
-    });
-    options.onStep?.(task, 'fingerprint');
-    analyzeDataset(croppedFolder, { onProgress: progress('fingerprint') });
     const preprocessedFolder = join(preprocessedRoot, task);
-    mkdirSync(preprocessedFolder, { recursive: true });
-    copyFileSync(join(croppedFolder, 'dataset_properties.json'), join(preprocessedFolder, 'dataset_properties.json'));
-    copyFileSync(join(croppedFolder, 'dataset.json'), join(preprocessedFolder, 'dataset.json'));
-    for (const planner of planners) {
-      options.onStep?.(task, 'plan');
-      const { plans } = planTask(planner, croppedFolder, preprocessedFolder);
-      if (options.noPreprocessing) continue;
-      options.onStep?.(task, 'preprocess');
-      await preprocessWithPlans(plans, croppedFolder, preprocessedFolder, {
-        workersFullres: options.workersFullres ?? 8,
-        workersLowres: options.workersLowres ?? 8,
-        onProgress: progress('preprocess'),
-      });
+    // A task without raw data fails here, before its locks create any folder.
+    readDatasetJson(join(rawRoot, task, 'dataset.json'));
+    const locks = lockTask(task, preprocessedFolder, join(croppedRoot, task), options.command);
+    try {
+      for (const lock of locks) {
+        const note = takeoverNote(lock);
+        if (note !== null) options.onWarning?.(note);
+      }
+      const croppedFolder = await planAndPreprocessTask(task, rawRoot, preprocessedFolder, planners, options);
+      outcomes.push({ task, croppedFolder, preprocessedFolder });
+    } finally {
+      for (const lock of locks.reverse()) lock.release();
     }
-    outcomes.push({ task, croppedFolder, preprocessedFolder });
   }
   return outcomes;
+}
+
+/**
+ * Holds the task's preprocessed and cropped folders against a second nnUNet_plan_and_preprocess
+ * (and, through requireCompletePreprocessing, against nnUNet_train) for the whole run: the
+ * preprocessed folder first, so that two runs always contend for the same lock first.
+ */
+function lockTask(task: string, preprocessedFolder: string, croppedFolder: string, command?: string): FolderLock[] {
+  const locks: FolderLock[] = [];
+  try {
+    for (const [folder, what] of [
+      [preprocessedFolder, `The preprocessed data of ${task} (${preprocessedFolder})`],
+      [croppedFolder, `The cropped data of ${task} (${croppedFolder})`],
+    ] as const) {
+      mkdirSync(folder, { recursive: true });
+      locks.push(
+        acquireFolderLock(folder, {
+          name: PREPROCESSING_LOCK_FILE,
+          command: command ?? `nnUNet_plan_and_preprocess -t ${task}`,
+          what,
+        }),
+      );
+    }
+  } catch (e) {
+    for (const lock of locks) lock.release();
+    throw e;
+  }
+  return locks;
+}
+
+/** One task's steps, under its locks; returns the cropped-data folder. */
+async function planAndPreprocessTask(
+  task: string,
+  rawRoot: string,
+  preprocessedFolder: string,
+  planners: readonly string[],
+  options: PlanAndPreprocessOptions,
+): Promise<string> {
+  const env = options.env ?? process.env;
+  const rawTask = join(rawRoot, task);
+  const progress = (step: Step) => (done: number, total: number) => options.onProgress?.(task, step, done, total);
+  if (options.verifyDatasetIntegrity) {
+    options.onStep?.(task, 'verify');
+    await verifyDatasetIntegrity(rawTask, {
+      ...(options.workersFullres ? { workers: options.workersFullres } : {}),
+      onProgress: progress('verify'),
+    });
+  }
+  options.onStep?.(task, 'crop');
+  const croppedFolder = await cropTask(task, {
+    env,
+    ...(options.workersFullres ? { workers: options.workersFullres } : {}),
+    onProgress: progress('crop'),
+  });
+  options.onStep?.(task, 'fingerprint');
+  analyzeDataset(croppedFolder, { onProgress: progress('fingerprint') });
+  // Whole-file copies: requireCompletePreprocessing reads dataset.json, and a killed copy must not leave half of it.
+  for (const f of ['dataset_properties.json', 'dataset.json'])
+    writeFileAtomic(join(preprocessedFolder, f), readFileSync(join(croppedFolder, f)));
+  for (const planner of planners) {
+    options.onStep?.(task, 'plan');
+    const { plans } = planTask(planner, croppedFolder, preprocessedFolder);
+    if (options.noPreprocessing) continue;
+    options.onStep?.(task, 'preprocess');
+    await preprocessWithPlans(plans, croppedFolder, preprocessedFolder, {
+      workersFullres: options.workersFullres ?? 8,
+      workersLowres: options.workersLowres ?? 8,
+      onProgress: progress('preprocess'),
+    });
+  }
+  return croppedFolder;
 }
 
 /**
@@ -107,23 +170,25 @@ export async function preprocessWithPlans(
   preprocessedFolder: string,
   o: { workersFullres: number; workersLowres: number; onProgress?: (done: number, total: number) => void },
 ): Promise<void> {
+  const stageKeys = Object.keys(plans.plans_per_stage).sort((a, b) => Number(a) - Number(b));
+  const stages = stageKeys.map((k, i) => ({
+    outFolder: join(preprocessedFolder, `${plans.data_identifier}_stage${k}`),
+    targetSpacing: [...(plans.plans_per_stage[k] as StagePlan).current_spacing],
+    workers: stageKeys.length > 1 && i === 0 ? o.workersLowres : o.workersFullres,
+  }));
+  // Training validates against gt_segmentations: no stage may look complete while it is being replaced.
+  for (const stage of stages) {
+    mkdirSync(stage.outFolder, { recursive: true });
+    markStageStarted(stage.outFolder, croppedCaseIds(croppedFolder));
+  }
   const gt = join(preprocessedFolder, 'gt_segmentations');
   rmSync(gt, { recursive: true, force: true });
   cpSync(join(croppedFolder, 'gt_segmentations'), gt, { recursive: true });
-  const stageKeys = Object.keys(plans.plans_per_stage).sort((a, b) => Number(a) - Number(b));
-  await preprocessStages(
-    croppedFolder,
-    stageKeys.map((k, i) => ({
-      outFolder: join(preprocessedFolder, `${plans.data_identifier}_stage${k}`),
-      targetSpacing: [...(plans.plans_per_stage[k] as StagePlan).current_spacing],
-      workers: stageKeys.length > 1 && i === 0 ? o.workersLowres : o.workersFullres,
-    })),
-    {
-      // Every stage shares the plans' settings; only the target spacing differs (set per stage above).
-      ...withoutSpacing(settingsFromPlans(plans, [])),
-      onProgress: (_stage, done, total) => o.onProgress?.(done, total),
-    },
-  );
+  await preprocessStages(croppedFolder, stages, {
+    // Every stage shares the plans' settings; only the target spacing differs (set per stage above).
+    ...withoutSpacing(settingsFromPlans(plans, [])),
+    onProgress: (_stage, done, total) => o.onProgress?.(done, total),
+  });
 }
 
 function withoutSpacing<T extends { targetSpacing: unknown }>(s: T): Omit<T, 'targetSpacing'> {

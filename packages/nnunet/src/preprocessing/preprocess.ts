@@ -16,6 +16,7 @@ import { removeStaleTemporaries, writeJsonAtomic } from '../util/atomic.js';
 import { product } from '../util/shape.js';
 import { runPool } from '../util/worker-pool.js';
 import { sampleClassLocations } from './class-locations.js';
+import { markStageComplete, markStageStarted, type StageStatus } from './completion.js';
 import { type CtIntensities, normalizeChannel } from './normalize.js';
 import { resamplePatient } from './resample.js';
 
@@ -182,17 +183,26 @@ export interface PreprocessOptions {
   onProgress?: (stage: number, done: number, total: number) => void;
 }
 
-/** Preprocesses every cropped case for each stage, in worker threads. */
+/**
+ * Preprocesses every cropped case for each stage, in worker threads. Each stage folder's record
+ * (completion.ts) says "in progress" until all its cases are written and then lists them, so a run
+ * that fails or is killed half-way never leaves a stage that looks complete.
+ */
 export async function preprocessStages(
   croppedFolder: string,
   stages: readonly StageRun[],
   o: PreprocessOptions,
 ): Promise<void> {
   const ids = croppedCaseIds(croppedFolder);
-  for (const [s, stage] of stages.entries()) {
+  // Every stage is "in progress" from here until its own cases are all written (see completion.ts):
+  // a run stopped during the first stage leaves no later stage looking complete either.
+  const started = stages.map((stage) => {
     mkdirSync(stage.outFolder, { recursive: true });
     // Every case is redone (nothing is skipped); what a killed earlier run left half-written goes.
     removeStaleTemporaries(stage.outFolder);
+    return markStageStarted(stage.outFolder, ids);
+  });
+  for (const [s, stage] of stages.entries()) {
     const jobs: CaseJob[] = ids.map((id) => ({
       croppedFolder,
       id,
@@ -210,5 +220,6 @@ export async function preprocessStages(
       workers: stage.workers,
       onProgress: (d, t) => o.onProgress?.(s, d, t),
     });
+    markStageComplete(stage.outFolder, started[s] as StageStatus);
   }
 }

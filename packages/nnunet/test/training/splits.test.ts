@@ -3,7 +3,7 @@
  * KFold for other case counts, and v1's random 80:20 fallback (scripts/make_training_fixtures.py).
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseFold, type Split } from '../../src/model/configuration.js';
@@ -99,7 +99,7 @@ test('readOrCreateSplits keeps a user split with any number of folds', () => {
   const dir = tempDir();
   const custom: Split[] = [
     { train: ['c', 'a'], val: ['b'] },
-    { train: ['b'], val: ['c', 'a'] },
+    { train: ['b'], val: ['c', 'a', 'd'] },
   ];
   writeFileSync(join(dir, SPLITS_FILE), JSON.stringify(custom));
   const r = readOrCreateSplits(dir, ['a', 'b', 'c', 'd']);
@@ -137,6 +137,48 @@ test('readOrCreateSplits names the file, fold and cases of a broken split', () =
   expectBroken('[{"train": "a", "val": ["b"]}]', /fold 0 needs "train" as a list/);
   expectBroken('[["a"]]', /fold 0 is not an object/);
   assert.throws(() => validateSplits([{ train: ['a'], val: ['b'] }], ['a'], 'f.json'), /f\.json: fold 0 "val".*b/);
+});
+
+test('a split made for other data is refused, naming the cases and how to recreate it', () => {
+  // The fault this guards against: a training on 9 of 16 preprocessed cases froze them into
+  // splits_final.json; once the other 7 were preprocessed they were never trained or validated on.
+  const dir = tempDir();
+  const path = join(dir, SPLITS_FILE);
+  const nine = ids(16).slice(0, 9);
+  const first = readOrCreateSplits(dir, nine);
+  assert.equal(first.created, true);
+  const refused = (caseIds: string[], message: RegExp) =>
+    assert.throws(
+      () => readOrCreateSplits(dir, caseIds),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'ERR_DATASET');
+        assert.ok(e.message.startsWith(path), e.message);
+        assert.match(e.message, message);
+        assert.match(
+          e.message,
+          /delete it and nnUNet_train recreates the default split from the \d+ preprocessed cases/,
+        );
+        return true;
+      },
+    );
+  // Existing cases that no fold names.
+  refused(
+    ids(16),
+    /no fold names 7 of the 16 preprocessed cases \(case_009, case_010, case_011, case_012, case_013 and 2 more\)/,
+  );
+  // Cases the split names that do not exist (any fold, train or val).
+  refused(nine.slice(1), /fold \d "(train|val)" names cases that are not among the preprocessed cases: case_000/);
+  // Deleting the file, as the message says, recreates the split from all cases.
+  rmSync(path);
+  const all = readOrCreateSplits(dir, ids(16));
+  assert.equal(all.created, true);
+  assert.deepEqual(all.splits, makeSplits(ids(16)));
+  // splitForFold refuses a listed fold with unknown cases too (a split not read through readOrCreateSplits).
+  assert.throws(() => splitForFold(first.splits, 0, nine.slice(0, 4)), {
+    code: 'ERR_DATASET',
+    message:
+      /Fold 0 of splits_final\.json names cases that are not among the preprocessed cases \(.*\): delete splits_final\.json/,
+  });
 });
 
 test('readOrCreateSplits refuses to replace a v1 splits_final.pkl silently', () => {
