@@ -6,7 +6,7 @@
  * refused, naming the first), and each stage is recorded complete only once all its cases are
  * written (preprocessing/completion.ts), which nnUNet_train checks.
  */
-import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { analyzeDataset, croppedCaseIds } from '../fingerprint/analyze.js';
 import { cropTask } from '../fingerprint/crop-task.js';
@@ -18,7 +18,7 @@ import { planTask } from '../planning/plan-from-fingerprint.js';
 import { getPlanner } from '../planning/registry.js';
 import { markStageStarted, PREPROCESSING_LOCK_FILE } from '../preprocessing/completion.js';
 import { preprocessStages, settingsFromPlans } from '../preprocessing/preprocess.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { copyFileAtomic } from '../util/atomic.js';
 import { acquireFolderLock, type FolderLock, takeoverNote } from '../util/lock.js';
 
 export const DEFAULT_PLANNER_3D = 'ExperimentPlanner3D_v21';
@@ -144,7 +144,7 @@ async function planAndPreprocessTask(
   analyzeDataset(croppedFolder, { onProgress: progress('fingerprint') });
   // Whole-file copies: requireCompletePreprocessing reads dataset.json, and a killed copy must not leave half of it.
   for (const f of ['dataset_properties.json', 'dataset.json'])
-    writeFileAtomic(join(preprocessedFolder, f), readFileSync(join(croppedFolder, f)));
+    copyFileAtomic(join(croppedFolder, f), join(preprocessedFolder, f));
   for (const planner of planners) {
     options.onStep?.(task, 'plan');
     const { plans } = planTask(planner, croppedFolder, preprocessedFolder);

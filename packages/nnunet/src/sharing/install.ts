@@ -7,9 +7,10 @@
  * $RESULTS_FOLDER) are accepted too. Every entry name is checked before anything is written (no
  * absolute paths, drive letters, `..`, links, special files, duplicates, file/folder clashes, or
  * files outside such a folder), the sizes it declares are held to caps against zip bombs (total
- * bytes, and how many times an entry or the whole archive expands), every local header is checked
- * (no two entries may share data), and the whole archive is extracted and CRC-checked into a
- * staging folder inside $RESULTS_FOLDER. Then, like v1's unzip over what is there, the files are merged
+ * bytes, and how many times an entry or the whole archive expands), files and folders a model
+ * folder does not hold (isKnownModelPath) are refused, listed, unless explicitly allowed, every
+ * local header is checked (no two entries may share data), and the whole archive is extracted and
+ * CRC-checked into a staging folder inside $RESULTS_FOLDER. Then, like v1's unzip over what is there, the files are merged
  * into place one by one (each with a rename): files the archive does not contain are kept,
  * identical files are left alone, and an existing file with different bytes is replaced only when
  * asked (otherwise nothing changes). A failure half-way through the merge puts everything back.
@@ -32,6 +33,14 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { crc32Update, METHOD_DEFLATE, METHOD_STORED, type ZipEntry, ZipReader } from '../io/zip.js';
 import { CONFIGURATIONS } from '../model/configuration.js';
+import {
+  BEST_CHECKPOINT,
+  FINAL_CHECKPOINT,
+  LATEST_CHECKPOINT,
+  MODEL_PLANS_FILE,
+  V1_CHECKPOINT_SUFFIX,
+  V1_PLANS_FILE,
+} from '../model/layout.js';
 import { RESULTS_SUBFOLDER, taskIdOf } from '../model/paths.js';
 
 /** Top-level folders of $RESULTS_FOLDER/nnUNet a model archive may write into. */
@@ -54,6 +63,39 @@ export const DEFAULT_MAX_COMPRESSION_RATIO = 100;
 /** Entries (and archives) smaller than this may expand any number of times: a few MiB harm nobody. */
 const RATIO_FLOOR_BYTES = 1024 ** 2;
 
+/** Files a model folder holds directly (what nnUNet_export_model_to_zip writes, ours and v1's). */
+const MODEL_FOLDER_FILES: readonly string[] = [MODEL_PLANS_FILE, V1_PLANS_FILE, 'postprocessing.json'];
+/** Files an ensemble folder holds. */
+const ENSEMBLE_FOLDER_FILES: readonly string[] = ['postprocessing.json'];
+/** Fold folders: fold_0 ... fold_N and fold_all. */
+const FOLD_FOLDER = /^fold_(?:\d+|all)$/;
+/** Files v1 ships beside a fold's checkpoint. */
+const FOLD_EXTRA_FILES: readonly string[] = ['debug.json', 'progress.png', 'network_architecture.pdf'];
+const CHECKPOINT_NAMES = `(?:${[FINAL_CHECKPOINT, BEST_CHECKPOINT, LATEST_CHECKPOINT].join('|')})`;
+/**
+ * A fold's checkpoint files: ours, NAME.json with NAME.safetensors and NAME.optimizer.safetensors,
+ * each optionally with a hexadecimal token before the suffix (checkpoints published as a set,
+ * e.g. model_best.1f3a.safetensors); v1's NAME.model and NAME.model.pkl.
+ */
+const CHECKPOINT_FILE = new RegExp(
+  `^${CHECKPOINT_NAMES}(?:(?:\\.[0-9a-f]+)?(?:\\.optimizer)?\\.safetensors|(?:\\.[0-9a-f]+)?\\.json|${V1_CHECKPOINT_SUFFIX.replace('.', '\\.')}(?:\\.pkl)?)$`,
+);
+
+/**
+ * Whether the layout of a model archive knows this path (components below $RESULTS_FOLDER/nnUNet,
+ * already known to lie in a model or ensemble folder): the files nnUNet_export_model_to_zip writes
+ * and a fold's other checkpoints; for folders, the model, ensemble and fold folders.
+ */
+export function isKnownModelPath(parts: readonly string[], isDirectory: boolean): boolean {
+  const inUnit = parts.slice(UNIT_DEPTH);
+  if (inUnit.length === 0) return isDirectory;
+  const [first, second, ...rest] = inUnit as [string, ...string[]];
+  if (parts[0] === ENSEMBLES) return !isDirectory && inUnit.length === 1 && ENSEMBLE_FOLDER_FILES.includes(first);
+  if (inUnit.length === 1) return isDirectory ? FOLD_FOLDER.test(first) : MODEL_FOLDER_FILES.includes(first);
+  if (isDirectory || rest.length > 0 || second === undefined || !FOLD_FOLDER.test(first)) return false;
+  return FOLD_EXTRA_FILES.includes(second) || CHECKPOINT_FILE.test(second);
+}
+
 export interface PlannedFile {
   entry: ZipEntry;
   /** Path components below $RESULTS_FOLDER/nnUNet. */
@@ -68,6 +110,8 @@ export interface InstallPlan {
   units: string[];
   /** Total uncompressed bytes. */
   bytes: number;
+  /** Files and folders the model layout does not know, as '/'-joined paths below nnUNet/ (only when allowed). */
+  unknown: string[];
 }
 
 /**
@@ -88,6 +132,11 @@ export interface InstallLimits {
   maxBytes?: number;
   /** Most times an entry, or the whole archive, may expand (default DEFAULT_MAX_COMPRESSION_RATIO, 100). */
   maxRatio?: number;
+  /**
+   * Install files and folders the model layout does not know (see isKnownModelPath) too, instead of
+   * refusing the archive; they are listed in the result.
+   */
+  allowUnknownFiles?: boolean;
 }
 
 function sizeText(bytes: number): string {
@@ -122,6 +171,7 @@ export function planInstall(
   const allParts: { name: string; parts: string[] }[] = [];
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_INSTALL_BYTES;
   const maxRatio = limits.maxRatio ?? DEFAULT_MAX_COMPRESSION_RATIO;
+  const unknown: { name: string; path: string }[] = [];
   let bytes = 0;
   for (const entry of entries) {
     const name = entry.name;
@@ -156,6 +206,9 @@ export function planInstall(
     if (problem !== undefined) reject(name, `${problem} (model files belong in ${layout})`);
     const key = parts.join('/').toLowerCase();
     allParts.push({ name, parts });
+    if ((!entry.isDirectory || parts.length >= UNIT_DEPTH) && !isKnownModelPath(parts, entry.isDirectory)) {
+      unknown.push({ name, path: parts.join('/') });
+    }
     if (entry.isDirectory) {
       if (entry.size !== 0) reject(name, 'is a folder with data');
       if (!dirKeys.has(key)) dirKeys.set(key, name);
@@ -189,7 +242,7 @@ export function planInstall(
   }
   if (archiveBytes !== undefined && bytes >= RATIO_FLOOR_BYTES && bytes > maxRatio * Math.max(1, archiveBytes)) {
     bomb(
-      `its ${sizeText(archiveBytes)} would unpack to ${sizeText(bytes)}, more than ${maxRatio} times as much (entries sharing their data, a zip bomb)`,
+      `its ${sizeText(archiveBytes)} would unpack to ${sizeText(bytes)}, more than ${maxRatio} times as much (a zip bomb: entries that expand too much or share their data)`,
     );
   }
   if (files.length === 0) {
@@ -206,10 +259,16 @@ export function planInstall(
       if (clash !== undefined) reject(clash, `is a file but also the folder of "${name}"`);
     }
   }
+  if (unknown.length > 0 && limits.allowUnknownFiles !== true) {
+    throw new NnunetError(
+      'ERR_ARGUMENT',
+      `${zipPath} was not installed: ${unknown.length === 1 ? 'its entry' : `${unknown.length} of its entries`} ${listed(unknown.map((u) => u.name))} ${unknown.length === 1 ? 'is' : 'are'} not part of an nnU-Net model (model folders hold ${MODEL_FOLDER_FILES.join(', ')} and fold_N/ folders with checkpoints, ${FOLD_EXTRA_FILES.join(', ')}); nothing was written (if you trust the archive, install these too with nnUNet_install_pretrained_model_from_zip --allow_unknown_files ${zipPath}).`,
+    );
+  }
   const units = [
     ...new Set([...files.map((f) => f.parts), ...dirs].map((p) => p.slice(0, UNIT_DEPTH).join('/'))),
   ].sort();
-  return { files, dirs, units, bytes };
+  return { files, dirs, units, bytes, unknown: [...new Set(unknown.map((u) => u.path))] };
 }
 
 export interface InstallOptions extends InstallLimits {
@@ -232,6 +291,8 @@ export interface InstallResult {
   replacedFiles: string[];
   /** Absolute paths of existing files identical to the archive's, left as they were. */
   unchangedFiles: string[];
+  /** Absolute paths of files and folders installed that the model layout does not know (allowUnknownFiles). */
+  unknownFiles: string[];
 }
 
 /** The path's stats, or undefined where nothing is (a missing path, or one below a file). */
@@ -401,7 +462,14 @@ export async function installModelFromZip(zipPath: string, options: InstallOptio
     if (!p.startsWith(stagingRoot)) throw new NnunetError('ERR_DATASET', `${zipPath}: ${parts.join('/')} escapes.`);
     return p;
   };
-  const result: InstallResult = { installed: [], replaced: [], addedFiles: [], replacedFiles: [], unchangedFiles: [] };
+  const result: InstallResult = {
+    installed: [],
+    replaced: [],
+    addedFiles: [],
+    replacedFiles: [],
+    unchangedFiles: [],
+    unknownFiles: [],
+  };
   // What the merge did, to undo it on failure.
   const createdFolders: string[] = [];
   const placed: { path: string; backup?: string }[] = [];
@@ -485,6 +553,7 @@ export async function installModelFromZip(zipPath: string, options: InstallOptio
     throw e;
   }
   rmSync(staging, { recursive: true, force: true });
+  result.unknownFiles = plan.unknown.map((p) => target(p.split('/')));
   for (const unit of plan.units) {
     const folder = target(unit.split('/'));
     result.installed.push(folder);
