@@ -124,10 +124,13 @@ await runCommand(command, async (args) => {
   setNumThreads(Number(process.env.OMP_NUM_THREADS) || availableParallelism());
   const { output, device } = args;
   let bar: ProgressBar | undefined;
+  // A case's bar starts with its first sliding-window step, so a case whose input cannot be read shows none.
+  let pendingBar: string | undefined;
   let last: [number, number] = [0, 0];
   const closeBar = () => {
     if (bar) bar.finish(...last);
     bar = undefined;
+    pendingBar = undefined;
   };
   const result = await predictTask({
     input: args.input,
@@ -167,11 +170,15 @@ await runCommand(command, async (args) => {
         process.stderr.write(`${id}: postprocessing the raw output recorded in ${LEDGER_FILE}\n`);
       else {
         if (why !== undefined) process.stderr.write(`${id}: predicting again: ${why}\n`);
-        bar = new ProgressBar(`case ${i + 1}/${total} ${id}`);
+        pendingBar = `case ${i + 1}/${total} ${id}`;
       }
     },
     onProgress: (d: number, t: number) => {
       last = [d, t];
+      if (bar === undefined && pendingBar !== undefined) {
+        bar = new ProgressBar(pendingBar);
+        pendingBar = undefined;
+      }
       bar?.update(d, t);
     },
   });
