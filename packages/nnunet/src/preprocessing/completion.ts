@@ -27,7 +27,7 @@ const LISTED_CASES = 5;
 export interface StageStatus {
   /** True once every case in `cases` was written by the run that started at `started`. */
   complete: boolean;
-  /** When the run started the stage (ISO time); files older than this are from an earlier run. */
+  /** When the run started the stage (ISO time). */
   started: string;
   /** When it finished (ISO time), for a complete stage. */
   finished?: string;
@@ -161,8 +161,10 @@ export function requireCompletePreprocessing(preprocessedFolder: string, dataFol
   const expected = [...new Set([...(status?.cases ?? []), ...(fromDataset ?? [])])];
   const missing = expected.filter((id) => !hasCase(dataFolder, id));
   if (status !== null && !status.complete) {
-    // Files of an earlier run may still be there: those the stopped run did not rewrite are not its output.
-    const since = Date.parse(status.started);
+    // Files of an earlier run may still be there: those older than the record are not the stopped
+    // run's output. The record's own mtime, not its clock time, is compared: file times come from
+    // the file system's clock (coarse, or the server's on NFS).
+    const since = statSync(join(dataFolder, PREPROCESSING_STATUS_FILE)).mtimeMs;
     const notWritten = expected.filter((id) => !hasCase(dataFolder, id) || olderThan(dataFolder, id, since));
     throw new NnunetError(
       'ERR_DATASET',

@@ -25,6 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Split } from '../../src/model/configuration.js';
 import {
   PREPROCESSING_LOCK_FILE,
+  PREPROCESSING_STATUS_FILE,
   readStageStatus,
   requireCompletePreprocessing,
 } from '../../src/preprocessing/completion.js';
@@ -110,7 +111,7 @@ test('plan_and_preprocess: a failed or killed run is refused by nnUNet_train unt
     const s = readStageStatus(stage);
     if (s === null || s.complete || Date.parse(s.started) <= previous) return false;
     const json = join(stage, `${C0}.json`);
-    return existsSync(json) && statSync(json).mtimeMs >= Date.parse(s.started);
+    return existsSync(json) && statSync(json).mtimeMs >= statSync(join(stage, PREPROCESSING_STATUS_FILE)).mtimeMs;
   };
   let missing: string[] = [];
   try {
