@@ -40,12 +40,15 @@ export { type EnsembleOptions, type EnsembleResult, ensembleFolders } from './in
 export * from './inference/export.js';
 export { createInitialisedModel, loadNetwork, readModelPlans } from './inference/model-folder.js';
 export {
+  type CaseAction,
+  type CaseFailure,
   findInputCases,
   type InputCase,
   type LoadedModel,
   loadModel,
   type PredictCaseOptions,
   type PredictFolderOptions,
+  type PredictFolderResult,
   predictCroppedCase,
   predictFolder,
   predictVolumes,
@@ -59,6 +62,7 @@ export * from './io/dataset-json.js';
 export * from './io/image.js';
 export { readNpy, readNpyHeader, writeNpy } from './io/npy.js';
 export { type VerifyOptions, type VerifyReport, verifyDatasetIntegrity } from './io/verify.js';
+export { type CheckpointSet, readCheckpointSet } from './model/checkpoint-set.js';
 // ------------------------------------------------------------------ vocabulary and folders
 export {
   CONFIGURATIONS,
@@ -115,5 +119,6 @@ export { changeTrainerClass } from './sharing/change-trainer.js';
 export { type ExportOptions as ModelExportOptions, exportModelToZip } from './sharing/export.js';
 export { type InstallOptions, type InstallResult, installModelFromZip } from './sharing/install.js';
 export type { TrainOptions, TrainResult } from './training/options.js';
+export type { FoldStatus } from './training/status.js';
 export { TRAINERS, type TrainerSpec } from './training/trainer-spec.js';
 export { plotTaskOverlays } from './visualisation/overlay.js';

@@ -43,7 +43,7 @@ const command = defineCommand({
       flag: '-c',
       aliases: ['--continue_training'],
       type: 'flag',
-      help: 'continue from the latest checkpoint (same epoch, learning rate, optimizer state, logs)',
+      help: 'continue from the most advanced checkpoint that verifies (same position, learning rate, optimizer state, logs and schedule); a fold without checkpoints is started',
     },
     validationOnly: {
       flag: '-val',

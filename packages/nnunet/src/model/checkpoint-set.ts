@@ -38,8 +38,14 @@ export interface CheckpointSet {
 
 const NEXT = '.next';
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+function sha256(data: Uint8Array | readonly Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const part of data instanceof Uint8Array ? [data] : data) h.update(part);
+  return h.digest('hex');
+}
+
+function byteLength(data: Uint8Array | readonly Uint8Array[]): number {
+  return data instanceof Uint8Array ? data.length : data.reduce((n, p) => n + p.length, 0);
 }
 
 function fsyncFolder(folder: string): void {
@@ -58,21 +64,27 @@ function fsyncFolder(folder: string): void {
 
 /**
  * Writes the set `name` in `folder`: `files` (file name -> bytes, names beside NAME.json) and
- * `json` (the manifest is added to it). See the module comment for the order.
+ * `json` (the manifest is added to it). A file's bytes may come in parts (written one after the other). See the module comment for the order.
  */
 export function writeCheckpointSet(
   folder: string,
   name: string,
-  files: ReadonlyMap<string, Uint8Array>,
+  files: ReadonlyMap<string, Uint8Array | readonly Uint8Array[]>,
   json: Record<string, unknown>,
 ): void {
   const records: Record<string, SetFileRecord> = {};
-  for (const [file, bytes] of files) {
-    writeFileAtomic(join(folder, file + NEXT), bytes);
-    records[file] = { bytes: bytes.length, sha256: sha256(bytes) };
-  }
   const jsonFile = `${name}.json`;
-  writeFileAtomic(join(folder, jsonFile + NEXT), `${JSON.stringify({ ...json, files: records }, null, 1)}\n`);
+  try {
+    for (const [file, bytes] of files) {
+      writeFileAtomic(join(folder, file + NEXT), bytes);
+      records[file] = { bytes: byteLength(bytes), sha256: sha256(bytes) };
+    }
+    writeFileAtomic(join(folder, jsonFile + NEXT), `${JSON.stringify({ ...json, files: records }, null, 1)}\n`);
+  } catch (e) {
+    // Not committed: the previous set stays as it was, without this save's files beside it.
+    for (const file of Object.keys(records)) rmSync(join(folder, file + NEXT), { force: true });
+    throw e;
+  }
   publish(folder, jsonFile, Object.keys(records));
 }
 

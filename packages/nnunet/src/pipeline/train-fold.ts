@@ -5,7 +5,8 @@
  * the finish with the final (or best) checkpoint. training_status.json follows every step, and an
  * interrupted run returns `interrupted` with model_latest holding its exact position.
  */
-import { FINAL_CHECKPOINT } from '../model/layout.js';
+import { checkpointSetExists } from '../model/checkpoint-set.js';
+import { BEST_CHECKPOINT, FINAL_CHECKPOINT, LATEST_CHECKPOINT } from '../model/layout.js';
 import {
   initialTrainerState,
   prepareFoldFolder,
@@ -22,7 +23,14 @@ import { takeoverNote } from '../util/lock.js';
 
 export async function trainFold(o: TrainOptions): Promise<TrainResult> {
   const ctx = createFoldContext(o);
-  const resuming = o.continueTraining === true || o.validationOnly === true;
+  // -c on a fold without any checkpoint starts it (as nnU-Net v2 does), so one job script serves
+  // the first run and every requeued one.
+  const nothingToContinue =
+    o.continueTraining === true &&
+    o.validationOnly !== true &&
+    ![FINAL_CHECKPOINT, LATEST_CHECKPOINT, BEST_CHECKPOINT].some((n) => checkpointSetExists(ctx.foldFolder, n));
+  if (nothingToContinue) ctx.log(`-c: ${ctx.foldFolder} has no checkpoint yet, so this run starts the fold`);
+  const resuming = (o.continueTraining === true && !nothingToContinue) || o.validationOnly === true;
   let state: TrainerState | null = null;
   let status: 'training' | 'validation' = 'training';
   try {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { caseIdOf, readDatasetJson } from '../io/dataset-json.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import { type LockOwner, ownerIsDead } from '../util/lock.js';
+import { ownerIsDead, readLockOwner } from '../util/lock.js';
 
 /** The record of the run that wrote a stage folder, in the stage folder. */
 export const PREPROCESSING_STATUS_FILE = 'preprocessing_status.json';
@@ -88,23 +88,6 @@ export function readStageStatus(stageFolder: string): StageStatus | null {
 function listCases(ids: readonly string[]): string {
   const shown = ids.slice(0, LISTED_CASES).join(', ');
   return ids.length > LISTED_CASES ? `${shown} and ${ids.length - LISTED_CASES} more` : shown;
-}
-
-/** The holder of a lock file, or null for a file that is not a lock record. */
-function readLockOwner(path: string): LockOwner | null {
-  try {
-    const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
-    if (typeof v.host !== 'string' || typeof v.pid !== 'number') return null;
-    return {
-      host: v.host,
-      pid: v.pid,
-      processStart: typeof v.processStart === 'number' ? v.processStart : null,
-      since: String(v.since ?? '?'),
-      command: String(v.command ?? '?'),
-    };
-  } catch {
-    return null;
-  }
 }
 
 /** Throws when nnUNet_plan_and_preprocess holds the task's lock (a live holder, or one that cannot be checked). */

@@ -19,6 +19,7 @@ import {
 } from '../model/checkpoint-set.js';
 import type { CheckpointMeta } from '../model/layout.js';
 import { BEST_CHECKPOINT, FINAL_CHECKPOINT, LATEST_CHECKPOINT } from '../model/layout.js';
+import { removeStaleTemporaries } from '../util/atomic.js';
 import type { FoldContext, FoldModel } from './fold-context.js';
 import { polyLr } from './lr-schedule.js';
 import type { TrainOptions } from './options.js';
@@ -77,8 +78,8 @@ export function saveTrainingCheckpoint(
     folder,
     name,
     new Map([
-      [names.weights, safetensors.serialize(weights, tag)],
-      [names.optimizer, safetensors.serialize(optimizerTensors, tag)],
+      [names.weights, safetensors.serializeParts(weights, tag)],
+      [names.optimizer, safetensors.serializeParts(optimizerTensors, tag)],
     ]),
     file,
   );
@@ -185,7 +186,10 @@ export function writeCheckpoint(ctx: FoldContext, model: FoldModel, state: Train
  * checkpoint beside the new run's files. Returns notes for the log.
  */
 export function prepareFoldFolder(folder: string, o: { freshRun: boolean }): string[] {
-  const notes = recoverCheckpointSets(folder);
+  const notes = [
+    ...removeStaleTemporaries(folder, { recursive: true }).map((f) => `removed ${f}, left by a killed process`),
+    ...recoverCheckpointSets(folder),
+  ];
   if (o.freshRun) {
     for (const name of [FINAL_CHECKPOINT, LATEST_CHECKPOINT, BEST_CHECKPOINT]) {
       const f = checkpointFiles(name);

@@ -4,11 +4,11 @@
  * trainer folder (gt_niftis, for consolidating folds later), the fold's postprocessing decision,
  * and for 3d_lowres the predictions the cascade's next stage trains on.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { stageDataFolder, stageForConfiguration } from '../model/layout.js';
 import { determineFoldPostprocessing } from '../postprocessing/determine.js';
-import { writeJsonAtomic } from '../util/atomic.js';
+import { copyFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import type { CascadeAugmentationParams } from './augmentation/index.js';
 import { PRED_NEXT_STAGE_FOLDER, predictNextStage } from './cascade.js';
 import type { TrainerState } from './checkpoint.js';
@@ -119,8 +119,6 @@ function copyReferences(from: string, to: string): void {
   mkdirSync(to, { recursive: true });
   for (const f of readdirSync(from)) {
     if (!f.endsWith('.nii.gz') || existsSync(join(to, f))) continue;
-    const tmp = join(to, `.${f}.tmp-${process.pid}`);
-    copyFileSync(join(from, f), tmp);
-    renameSync(tmp, join(to, f));
+    copyFileAtomic(join(from, f), join(to, f));
   }
 }

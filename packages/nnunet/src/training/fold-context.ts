@@ -32,7 +32,7 @@ import { unetConfigFromPlans } from '../network/from-plans.js';
 import { GenericUNet } from '../network/generic-unet.js';
 import { initWeightsHe } from '../network/init.js';
 import { requireCompletePreprocessing } from '../preprocessing/completion.js';
-import { writeJsonAtomic } from '../util/atomic.js';
+import { writeFailure, writeJsonAtomic } from '../util/atomic.js';
 import { acquireFolderLock, type FolderLock } from '../util/lock.js';
 import { prevStageFolder, requirePrevStageSegmentations } from './cascade.js';
 import { listPreprocessedCases } from './data-loader.js';
@@ -187,8 +187,12 @@ export function createFoldContext(o: TrainOptions): FoldContext {
     mirrorAxes: spec.mirroring ? defaultMirrorAxes(plans, stage) : [],
     lock,
     log: (line: string) => {
-      appendFileSync(logPath, `${new Date().toISOString()}: ${line}\n`);
       o.log?.(line);
+      try {
+        appendFileSync(logPath, `${new Date().toISOString()}: ${line}\n`);
+      } catch (e) {
+        throw writeFailure(logPath, e, null);
+      }
     },
   };
 }

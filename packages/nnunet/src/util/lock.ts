@@ -61,7 +61,8 @@ function describe(o: LockOwner): string {
   return `${o.command} (PID ${o.pid} on ${o.host}, since ${o.since})`;
 }
 
-function readOwner(path: string): LockOwner | null {
+/** The holder named by a lock file, or null when it is missing or not a lock record. */
+export function readLockOwner(path: string): LockOwner | null {
   try {
     const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
     if (typeof v.host !== 'string' || typeof v.pid !== 'number') return null;
@@ -125,7 +126,7 @@ export function acquireFolderLock(folder: string, o: { name?: string; command: s
   let tookOver: LockOwner | null = null;
   for (let attempt = 0; ; attempt++) {
     if (tryCreate(path, owner)) break;
-    const current = readOwner(path);
+    const current = readLockOwner(path);
     if (current === null && attempt === 0) {
       // Another process may be between create and write: look once more before judging the file.
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
@@ -163,7 +164,7 @@ export function acquireFolderLock(folder: string, o: { name?: string; command: s
       if (released) return;
       released = true;
       held.delete(lock);
-      const now = readOwner(path);
+      const now = readLockOwner(path);
       if (now !== null && now.pid === owner.pid && now.host === owner.host && now.since === owner.since)
         rmSync(path, { force: true });
     },

@@ -31,8 +31,8 @@ export interface Workspace {
   env: NodeJS.ProcessEnv;
   /** Runs a command to its end; asserts the exit code (default 0). */
   run(name: string, args: string[], status?: number): { stdout: string; stderr: string; status: number | null };
-  /** The fold folder of 3d_fullres nnUNetTrainerV2 Task004. */
-  fold(n: number): string;
+  /** A 3d_fullres fold folder of Task004 (trainer default nnUNetTrainerV2). */
+  fold(n: number, trainer?: string): string;
 }
 
 /** A converted, planned and preprocessed tiny task with its own environment folders. */
@@ -52,15 +52,8 @@ export function preparedWorkspace(cases = 10): Workspace {
   };
   run('convert-decathlon-task', ['-i', smallHippocampusTask(root, cases)]);
   run('plan-and-preprocess', ['-t', '4', '-pl2d', 'None', '-tf', '2', '-tl', '2']);
-  const fold = (n: number) =>
-    join(
-      env.RESULTS_FOLDER,
-      'nnUNet',
-      '3d_fullres',
-      'Task004_Hippocampus',
-      'nnUNetTrainerV2__nnUNetPlansv2.1',
-      `fold_${n}`,
-    );
+  const fold = (n: number, trainer = 'nnUNetTrainerV2') =>
+    join(env.RESULTS_FOLDER, 'nnUNet', '3d_fullres', 'Task004_Hippocampus', `${trainer}__nnUNetPlansv2.1`, `fold_${n}`);
   return { root, env, run, fold };
 }
 

@@ -4,16 +4,27 @@
  * (schedule restored from the checkpoint), and the same run killed with SIGKILL and continued from
  * its last model_latest end with byte-identical weights. A second process on the fold is refused
  * while the first runs; the dead one's lock is taken over. Two Ctrl-Cs exit at once, leaving no
- * partial file; the log shows progress lines although stderr is not a terminal.
+ * partial file; the log shows progress lines although stderr is not a terminal. A full disk
+ * (a small tmpfs) while saving is one sentence and leaves the earlier checkpoint intact.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { preparedWorkspace, Running } from './cli-harness.js';
+import { readCheckpointSet } from '../../src/model/checkpoint-set.js';
+import { CLI, preparedWorkspace, Running, type Workspace } from './cli-harness.js';
+
+let shared: Workspace | undefined;
+const workspace = () => {
+  shared ??= preparedWorkspace();
+  return shared;
+};
 
 const SCHEDULE = ['--epochs', '2', '--iters-per-epoch', '3', '--val-iters-per-epoch', '1'];
-const BASE = ['3d_fullres', 'nnUNetTrainerV2', '4', '0', '--seed', '7', '--disable_postprocessing_on_folds'];
+// No test-time mirroring keeps the final validation short; the training recipe is nnUNetTrainerV2's.
+const TRAINER = 'nnUNetTrainerV2_noMirroring';
+const BASE = ['3d_fullres', TRAINER, '4', '0', '--seed', '7', '--disable_postprocessing_on_folds'];
 
 function weights(fold: string, name = 'model_final_checkpoint'): Buffer {
   const json = JSON.parse(readFileSync(join(fold, `${name}.json`), 'utf8'));
@@ -31,8 +42,8 @@ function leftovers(fold: string): string[] {
 test('SIGTERM and SIGKILL at chosen iterations, continued with -c, end with the weights of an uninterrupted run', {
   timeout: 600_000,
 }, async () => {
-  const ws = preparedWorkspace();
-  const fold = ws.fold(0);
+  const ws = workspace();
+  const fold = ws.fold(0, TRAINER);
 
   // The reference: uninterrupted.
   ws.run('train', [...BASE, ...SCHEDULE]);
@@ -52,7 +63,10 @@ test('SIGTERM and SIGKILL at chosen iterations, continued with -c, end with the 
   assert.equal(st.status, 'interrupted');
   assert.equal(st.epoch, 1);
   assert.ok(st.iteration >= 1 && st.iteration <= 3, `iteration ${st.iteration}`);
-  assert.match(st.message, /continue with nnUNet_train 3d_fullres nnUNetTrainerV2 Task004_Hippocampus 0 -c/);
+  assert.match(
+    st.message,
+    /continue with nnUNet_train 3d_fullres nnUNetTrainerV2_noMirroring Task004_Hippocampus 0 -c/,
+  );
   assert.ok(!existsSync(join(fold, 'model_final_checkpoint.json')), 'an interrupted run has no final checkpoint');
   const latest = JSON.parse(readFileSync(join(fold, 'model_latest.json'), 'utf8'));
   assert.deepEqual([latest.state.epoch, latest.state.iteration], [1, st.iteration]);
@@ -75,7 +89,7 @@ test('SIGTERM and SIGKILL at chosen iterations, continued with -c, end with the 
   assert.match(
     second.stderr,
     new RegExp(
-      `^nnUNet_train: Fold 0 of .* is in use by nnUNet_train 3d_fullres nnUNetTrainerV2 Task004_Hippocampus 0 \\(PID ${killed.child.pid} on .*\\); wait for it to finish\\.\\n$`,
+      `^nnUNet_train: Fold 0 of .* is in use by nnUNet_train 3d_fullres ${TRAINER} Task004_Hippocampus 0 \\(PID ${killed.child.pid} on .*\\); wait for it to finish\\.\\n$`,
     ),
   );
   killed.child.kill('SIGKILL');
@@ -91,11 +105,11 @@ test('SIGTERM and SIGKILL at chosen iterations, continued with -c, end with the 
 test('two Ctrl-Cs exit at once (130) without partial files; the fold does not look finished', {
   timeout: 300_000,
 }, async () => {
-  const ws = preparedWorkspace(6);
-  const fold = ws.fold(0);
+  const ws = workspace();
+  const fold = ws.fold(1, TRAINER);
   const run = new Running(
     'train',
-    [...BASE, '--epochs', '50', '--iters-per-epoch', '3', '--val-iters-per-epoch', '1'],
+    ['3d_fullres', TRAINER, '4', '1', '--epochs', '50', '--iters-per-epoch', '3', '--val-iters-per-epoch', '1'],
     ws.env,
   );
   await run.waitFor(/epoch 0 train 1\/3/);
@@ -108,4 +122,47 @@ test('two Ctrl-Cs exit at once (130) without partial files; the fold does not lo
   assert.ok(!existsSync(join(fold, 'model_final_checkpoint.json')));
   assert.ok(!existsSync(join(fold, '.nnunet-train.lock')), 'the lock is released on exit');
   assert.notEqual(status(fold).status, 'complete');
+});
+
+test('a full disk while saving model_latest: one sentence, exit 1, model_best intact, the fold says failed', {
+  timeout: 300_000,
+}, (t) => {
+  const ws = workspace();
+  // The size of one checkpoint set of this network, from the first test's fold.
+  const set = ['model_best.json', 'model_best.safetensors', 'model_best.optimizer.safetensors'];
+  const reference = ws.fold(0, TRAINER);
+  if (!existsSync(join(reference, set[0] as string))) {
+    t.skip('needs the fold trained by the first test');
+    return;
+  }
+  const setBytes = set.reduce((n, f) => n + statSync(join(reference, f)).size, 0);
+  const results = join(ws.root, 'small-results');
+  mkdirSync(results);
+  // Room for one set and a half: model_best fits, model_latest does not.
+  const size = Math.ceil((setBytes * 1.5) / 4096) * 4096;
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', results], { encoding: 'utf8' });
+  if (m.status !== 0) {
+    t.skip(`cannot mount a tmpfs here (${m.stderr.trim()}); the full-disk training test needs root`);
+    return;
+  }
+  try {
+    const r = spawnSync(process.execPath, [CLI('train'), ...BASE, ...SCHEDULE], {
+      env: { ...ws.env, RESULTS_FOLDER: results },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
+    assert.match(
+      r.stderr,
+      /\nnnUNet_train: Cannot write .*model_latest\..*: the disk is full \(the file needs [\d.]+ [KM]iB, [\d.]+ [KM]?i?B are free on that file system\); free some space and run the command again\.\n$/,
+    );
+    const fold = join(results, 'nnUNet', '3d_fullres', 'Task004_Hippocampus', `${TRAINER}__nnUNetPlansv2.1`, 'fold_0');
+    const best = readCheckpointSet(fold, 'model_best');
+    assert.equal(best.files.size, 2, 'model_best is complete and verifies');
+    assert.deepEqual(leftovers(fold), []);
+    assert.equal(status(fold).status, 'failed');
+    assert.match(status(fold).message, /the disk is full/);
+  } finally {
+    spawnSync('umount', [results]);
+  }
 });

@@ -5,29 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readImage } from '../../src/index.js';
 import { polyLr } from '../../src/training/lr-schedule.js';
-import { HIPPOCAMPUS, PACKAGE_ROOT, tempDir } from '../helpers.js';
+import { HIPPOCAMPUS, tempDir } from '../helpers.js';
+import { CLI, smallHippocampusTask } from './cli-harness.js';
 
-const CLI = (name: string) => join(PACKAGE_ROOT, 'dist', 'src', 'cli', `${name}.js`);
 const CASES = readdirSync(join(HIPPOCAMPUS, 'imagesTr')).sort().slice(0, 10);
-
-function smallTask(root: string): string {
-  const task = join(root, 'Task04_Hippocampus');
-  for (const d of ['imagesTr', 'labelsTr']) mkdirSync(join(task, d), { recursive: true });
-  for (const c of CASES) {
-    copyFileSync(join(HIPPOCAMPUS, 'imagesTr', c), join(task, 'imagesTr', c));
-    copyFileSync(join(HIPPOCAMPUS, 'labelsTr', c), join(task, 'labelsTr', c));
-  }
-  const ds = JSON.parse(readFileSync(join(HIPPOCAMPUS, 'dataset.json'), 'utf8'));
-  ds.training = CASES.map((c) => ({ image: `./imagesTr/${c}`, label: `./labelsTr/${c}` }));
-  ds.numTraining = CASES.length;
-  writeFileSync(join(task, 'dataset.json'), JSON.stringify(ds));
-  return task;
-}
 
 test('convert, plan, preprocess, train, validate, continue (-c) and predict, all from the CLI', {
   timeout: 300_000,
@@ -44,7 +30,7 @@ test('convert, plan, preprocess, train, validate, continue (-c) and predict, all
     assert.equal(r.status, 0, `${name} ${args.join(' ')}\n${r.stderr}`);
     return r;
   };
-  run('convert-decathlon-task', '-i', smallTask(root));
+  run('convert-decathlon-task', '-i', smallHippocampusTask(root, CASES.length));
   run('plan-and-preprocess', '-t', '4', '-pl2d', 'None', '-tf', '2', '-tl', '2');
   const trainArgs = [
     '3d_fullres',
@@ -106,7 +92,10 @@ test('convert, plan, preprocess, train, validate, continue (-c) and predict, all
   const keep = join(root, 'before-continue');
   cpSync(fold, keep, { recursive: true });
   const r = run('train', ...trainArgs, '--epochs', '3', '-c');
-  assert.match(r.stderr, /continuing from model_final_checkpoint at epoch 2/);
+  assert.match(
+    r.stderr,
+    /continuing from model_final_checkpoint at the end of epoch 1; schedule: 3 epochs \(as given\)/,
+  );
   assert.match(
     r.stderr,
     new RegExp(`epoch 2: .* lr ${polyLr(2, 3).toExponential(3).replace('.', '\\.').replace('+', '\\+')}`),
