@@ -139,8 +139,11 @@ await runCommand(command, async (args) => {
     interrupt = true;
     process.stderr.write(`\n${signal}: saving the exact position after this iteration, then exiting\n`);
   };
-  process.on('SIGTERM', onTerminate('SIGTERM'));
-  process.on('SIGUSR1', onTerminate('SIGUSR1'));
+  // With --disable_saving there is nothing to resume from: the signals keep their default action.
+  if (!args.disableSaving) {
+    process.on('SIGTERM', onTerminate('SIGTERM'));
+    process.on('SIGUSR1', onTerminate('SIGUSR1'));
+  }
   let bar: ProgressBar | undefined;
   const { pretrainedWeights, epochs, itersPerEpoch, valItersPerEpoch, seed, workers, saveEvery } = args;
   const r = await trainFold({
@@ -169,7 +172,6 @@ await runCommand(command, async (args) => {
       phase = p;
     },
     log: (line) => {
-      bar = undefined;
       process.stderr.write(`${line}\n`);
     },
     onIteration: (which, done, total, loss, epoch) => {

@@ -81,7 +81,9 @@ export function loadNetwork(
   }
   const plans = readModelPlans(trainerFolder);
   // Only a complete, verified set (the training may be writing a newer one right now).
-  const set = readCheckpointSet(folder, checkpoint, [`${checkpoint}.safetensors`]);
+  const set = readCheckpointSet(folder, checkpoint, [`${checkpoint}.safetensors`], {
+    only: [`${checkpoint}.safetensors`],
+  });
   const meta = set.json as CheckpointMeta;
   const weightsFile = typeof meta.weights === 'string' ? meta.weights : `${checkpoint}.safetensors`;
   const weightBytes = set.files.get(weightsFile);

@@ -14,12 +14,12 @@
  * a run killed at any moment leaves either a recorded case whose files match their checksums, or
  * files that the ledger does not vouch for, which a rerun predicts again.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { readImage, type Volume } from '../io/image.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { sha256File } from '../util/hash.js';
 
 /** The ledger's file name in the output folder. */
 export const LEDGER_FILE = 'prediction_ledger.json';
@@ -89,11 +89,6 @@ export function createOutputFolder(folder: string): void {
       throw fail(`${dir} cannot be created there (${err.code ?? err.message})`, e);
     }
   }
-}
-
-/** sha256 of a file's bytes, hex. */
-export function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
 function isEntry(v: unknown): v is LedgerEntry {

@@ -27,6 +27,7 @@ import {
 import { preprocessArrays, settingsFromPlans, transposeSpatial } from '../preprocessing/preprocess.js';
 import { resizeSegmentation } from '../preprocessing/resize.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { sha256File } from '../util/hash.js';
 import { product } from '../util/shape.js';
 import { appendOneHot, cascadeLabels } from './cascade-input.js';
 import { type ExportResult, softmaxToSegmentation, writeSegmentation, writeSoftmaxNpz } from './export.js';
@@ -40,7 +41,6 @@ import {
   ledgerEntry,
   readLedger,
   recordCase,
-  sha256File,
 } from './output-folder.js';
 import { averageSoftmax, predictSlidingWindow2D, predictSlidingWindow3D } from './sliding-window.js';
 

@@ -10,11 +10,21 @@
  * every size and hash agrees; the writer's next start finishes step 3 or drops an uncommitted set.
  * Checkpoints written before manifests existed (no `files` in the JSON) are read as they are.
  */
-import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { sha256 } from '../util/hash.js';
 
 /** Size and SHA-256 (hex) of one file of a set. */
 export interface SetFileRecord {
@@ -37,12 +47,6 @@ export interface CheckpointSet {
 }
 
 const NEXT = '.next';
-
-function sha256(data: Uint8Array | readonly Uint8Array[]): string {
-  const h = createHash('sha256');
-  for (const part of data instanceof Uint8Array ? [data] : data) h.update(part);
-  return h.digest('hex');
-}
 
 function byteLength(data: Uint8Array | readonly Uint8Array[]): number {
   return data instanceof Uint8Array ? data.length : data.reduce((n, p) => n + p.length, 0);
@@ -80,6 +84,9 @@ export function writeCheckpointSet(
       records[file] = { bytes: byteLength(bytes), sha256: sha256(bytes) };
     }
     writeFileAtomic(join(folder, jsonFile + NEXT), `${JSON.stringify({ ...json, files: records }, null, 1)}\n`);
+    // The commit must be durable before any published file is replaced (a power loss in between
+    // would otherwise leave new files under an old NAME.json with no commit to finish).
+    fsyncFolder(folder);
   } catch (e) {
     // Not committed: the previous set stays as it was, without this save's files beside it.
     for (const file of Object.keys(records)) rmSync(join(folder, file + NEXT), { force: true });
@@ -115,12 +122,17 @@ function readIfMatches(path: string, rec: SetFileRecord): Buffer | null {
   return bytes.length === rec.bytes && sha256(bytes) === rec.sha256 ? bytes : null;
 }
 
-/** The committed-but-unpublished set, if its files are all there. */
-function readCommitted(folder: string, name: string): CheckpointSet | null {
+/** The manifest's files, or those of them named in `only`. */
+function wanted(files: Record<string, SetFileRecord>, only: readonly string[] | undefined): [string, SetFileRecord][] {
+  return Object.entries(files).filter(([f]) => only === undefined || only.includes(f));
+}
+
+/** The committed-but-unpublished set, if its files (those in `only`) are all there. */
+function readCommitted(folder: string, name: string, only?: readonly string[]): CheckpointSet | null {
   const json = readJson(join(folder, `${name}.json${NEXT}`));
   if (json === null || json.files === undefined) return null;
   const files = new Map<string, Buffer>();
-  for (const [file, rec] of Object.entries(json.files)) {
+  for (const [file, rec] of wanted(json.files, only)) {
     const bytes = readIfMatches(join(folder, file + NEXT), rec) ?? readIfMatches(join(folder, file), rec);
     if (bytes === null) return null;
     files.set(file, bytes);
@@ -134,11 +146,36 @@ export function checkpointSetExists(folder: string, name: string): boolean {
 }
 
 /**
- * Reads and verifies the set `name`. `legacyFiles` names the data files of a JSON without a manifest
- * (read unverified). Throws an NnunetError saying what is wrong when no consistent set exists.
+ * Reads and verifies the set `name` (with `only`, just those of its files: prediction needs the
+ * weights, not the optimizer state an export leaves out). `legacyFiles` names the data files of a
+ * JSON without a manifest (read unverified). Throws an NnunetError saying what is wrong when no
+ * consistent set exists.
  */
-export function readCheckpointSet(folder: string, name: string, legacyFiles: readonly string[] = []): CheckpointSet {
-  const committed = readCommitted(folder, name);
+export function readCheckpointSet(
+  folder: string,
+  name: string,
+  legacyFiles: readonly string[] = [],
+  o: { only?: readonly string[] } = {},
+): CheckpointSet {
+  // A writer may publish between the reads of a commit and of the published files, which then look
+  // mixed for a moment: look again before calling the set damaged.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return readSetOnce(folder, name, legacyFiles, o.only);
+    } catch (e) {
+      if (attempt >= 2 || (e as NnunetError).code !== 'ERR_DATASET') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+}
+
+function readSetOnce(
+  folder: string,
+  name: string,
+  legacyFiles: readonly string[],
+  only: readonly string[] | undefined,
+): CheckpointSet {
+  const committed = readCommitted(folder, name, only);
   if (committed !== null) return committed;
   const jsonPath = join(folder, `${name}.json`);
   if (!existsSync(jsonPath))
@@ -156,7 +193,7 @@ export function readCheckpointSet(folder: string, name: string, legacyFiles: rea
     }
     return { json, files, source: 'published' };
   }
-  for (const [file, rec] of Object.entries(json.files)) {
+  for (const [file, rec] of wanted(json.files, only)) {
     const path = join(folder, file);
     const bytes = readIfMatches(path, rec);
     if (bytes === null) {
@@ -198,15 +235,22 @@ export function recoverCheckpointSets(folder: string): string[] {
   return notes;
 }
 
-/**
- * Removes the set `name` (its JSON first, so it never looks complete without its files) with the
- * files its manifest names and `legacyFiles`. Returns whether there was one.
- */
-export function removeCheckpointSet(folder: string, name: string, legacyFiles: readonly string[] = []): boolean {
-  const existed = checkpointSetExists(folder, name);
+/** Moves the set `name` into the folder `target` (created). Returns whether there was one. */
+export function moveCheckpointSet(
+  folder: string,
+  name: string,
+  target: string,
+  legacyFiles: readonly string[] = [],
+): boolean {
+  if (!checkpointSetExists(folder, name)) return false;
   const json = readJson(join(folder, `${name}.json`));
+  mkdirSync(target, { recursive: true });
   rmSync(join(folder, `${name}.json${NEXT}`), { force: true });
-  rmSync(join(folder, `${name}.json`), { force: true });
-  for (const file of [...Object.keys(json?.files ?? {}), ...legacyFiles]) rmSync(join(folder, file), { force: true });
-  return existed;
+  // The JSON goes first: a set without its JSON is ignored, never half read.
+  renameSync(join(folder, `${name}.json`), join(target, `${name}.json`));
+  for (const file of new Set([...Object.keys(json?.files ?? {}), ...legacyFiles])) {
+    if (existsSync(join(folder, file))) renameSync(join(folder, file), join(target, file));
+  }
+  fsyncFolder(folder);
+  return true;
 }

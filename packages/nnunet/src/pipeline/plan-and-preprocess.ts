@@ -6,7 +6,7 @@
  * refused, naming the first), and each stage is recorded complete only once all its cases are
  * written (preprocessing/completion.ts), which nnUNet_train checks.
  */
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { analyzeDataset, croppedCaseIds } from '../fingerprint/analyze.js';
 import { cropTask } from '../fingerprint/crop-task.js';
@@ -65,7 +65,6 @@ export async function planAndPreprocess(
   for (const p of planners) getPlanner(p);
   const rawBase = requireEnvFolder('nnUNet_raw_data_base', env);
   const rawRoot = join(rawBase, 'nnUNet_raw_data');
-  const croppedRoot = join(rawBase, 'nnUNet_cropped_data');
   const preprocessedRoot = requireEnvFolder('nnUNet_preprocessed', env);
   const outcomes: TaskOutcome[] = [];
   for (const id of taskIds) {
@@ -73,7 +72,7 @@ export async function planAndPreprocess(
     const preprocessedFolder = join(preprocessedRoot, task);
     // A task without raw data fails here, before its locks create any folder.
     readDatasetJson(join(rawRoot, task, 'dataset.json'));
-    const locks = lockTask(task, preprocessedFolder, join(croppedRoot, task), options.command);
+    const locks = lockTask(task, preprocessedFolder, options.command);
     try {
       for (const lock of locks) {
         const note = takeoverNote(lock);
@@ -89,31 +88,20 @@ export async function planAndPreprocess(
 }
 
 /**
- * Holds the task's preprocessed and cropped folders against a second nnUNet_plan_and_preprocess
- * (and, through requireCompletePreprocessing, against nnUNet_train) for the whole run: the
- * preprocessed folder first, so that two runs always contend for the same lock first.
+ * Holds the task's preprocessed folder against a second nnUNet_plan_and_preprocess of the task
+ * (which writes the same cropped and preprocessed folders) and, through
+ * requireCompletePreprocessing, against nnUNet_train, for the whole run. The cropped folder is only
+ * created by the run itself, so a run refused here (or by the integrity check) leaves none behind.
  */
-function lockTask(task: string, preprocessedFolder: string, croppedFolder: string, command?: string): FolderLock[] {
-  const locks: FolderLock[] = [];
-  try {
-    for (const [folder, what] of [
-      [preprocessedFolder, `The preprocessed data of ${task} (${preprocessedFolder})`],
-      [croppedFolder, `The cropped data of ${task} (${croppedFolder})`],
-    ] as const) {
-      mkdirSync(folder, { recursive: true });
-      locks.push(
-        acquireFolderLock(folder, {
-          name: PREPROCESSING_LOCK_FILE,
-          command: command ?? `nnUNet_plan_and_preprocess -t ${task}`,
-          what,
-        }),
-      );
-    }
-  } catch (e) {
-    for (const lock of locks) lock.release();
-    throw e;
-  }
-  return locks;
+function lockTask(task: string, preprocessedFolder: string, command?: string): FolderLock[] {
+  mkdirSync(preprocessedFolder, { recursive: true });
+  return [
+    acquireFolderLock(preprocessedFolder, {
+      name: PREPROCESSING_LOCK_FILE,
+      command: command ?? `nnUNet_plan_and_preprocess -t ${task}`,
+      what: `The preprocessed data of ${task} (${preprocessedFolder})`,
+    }),
+  ];
 }
 
 /** One task's steps, under its locks; returns the cropped-data folder. */
@@ -181,14 +169,29 @@ export async function preprocessWithPlans(
     mkdirSync(stage.outFolder, { recursive: true });
     markStageStarted(stage.outFolder, croppedCaseIds(croppedFolder));
   }
-  const gt = join(preprocessedFolder, 'gt_segmentations');
-  rmSync(gt, { recursive: true, force: true });
-  cpSync(join(croppedFolder, 'gt_segmentations'), gt, { recursive: true });
+  replaceFolder(join(croppedFolder, 'gt_segmentations'), join(preprocessedFolder, 'gt_segmentations'));
   await preprocessStages(croppedFolder, stages, {
     // Every stage shares the plans' settings; only the target spacing differs (set per stage above).
     ...withoutSpacing(settingsFromPlans(plans, [])),
     onProgress: (_stage, done, total) => o.onProgress?.(done, total),
   });
+}
+
+/**
+ * Makes `target` a copy of `source`: the files are copied (checked, fsynced) into `target.next`,
+ * which then takes the place of `target`; a kill leaves the old copy, or none (which training
+ * reports), never a partial one under the final name.
+ */
+function replaceFolder(source: string, target: string): void {
+  const next = `${target}.next`;
+  const old = `${target}.old`;
+  rmSync(next, { recursive: true, force: true });
+  rmSync(old, { recursive: true, force: true });
+  mkdirSync(next);
+  for (const f of readdirSync(source)) copyFileAtomic(join(source, f), join(next, f));
+  if (existsSync(target)) renameSync(target, old);
+  renameSync(next, target);
+  rmSync(old, { recursive: true, force: true });
 }
 
 function withoutSpacing<T extends { targetSpacing: unknown }>(s: T): Omit<T, 'targetSpacing'> {

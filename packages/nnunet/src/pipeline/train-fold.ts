@@ -29,13 +29,20 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
     o.continueTraining === true &&
     o.validationOnly !== true &&
     ![FINAL_CHECKPOINT, LATEST_CHECKPOINT, BEST_CHECKPOINT].some((n) => checkpointSetExists(ctx.foldFolder, n));
-  if (nothingToContinue) ctx.log(`-c: ${ctx.foldFolder} has no checkpoint yet, so this run starts the fold`);
   const resuming = (o.continueTraining === true && !nothingToContinue) || o.validationOnly === true;
   let state: TrainerState | null = null;
   let status: 'training' | 'validation' = 'training';
+  const interrupted = (s: TrainerState): TrainResult => ({
+    foldFolder: ctx.foldFolder,
+    epochs: s.epoch,
+    interrupted: true,
+    validationSummary: null,
+    nextStagePredictions: [],
+  });
   try {
     const note = takeoverNote(ctx.lock);
     if (note !== null) ctx.log(note);
+    if (nothingToContinue) ctx.log(`-c: ${ctx.foldFolder} has no checkpoint yet, so this run starts the fold`);
     for (const n of prepareFoldFolder(ctx.foldFolder, { freshRun: !resuming && o.disableSaving !== true })) ctx.log(n);
     const model = createFoldModel(ctx, {
       ...(o.pretrainedWeights ? { pretrainedWeights: o.pretrainedWeights } : {}),
@@ -44,7 +51,7 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
     try {
       state = resuming
         ? resumeFromCheckpoint(ctx, model, {
-            best: o.validationOnly === true && o.validateBest === true,
+            ...(o.validationOnly === true ? { validate: o.validateBest === true ? 'best' : 'final' } : {}),
             ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
             ...(o.itersPerEpoch !== undefined ? { itersPerEpoch: o.itersPerEpoch } : {}),
             ...(o.valItersPerEpoch !== undefined ? { valItersPerEpoch: o.valItersPerEpoch } : {}),
@@ -59,27 +66,26 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
         state = run.state;
         if (run.interrupted) {
           if (!o.disableSaving) writeFoldStatus(ctx, 'interrupted', state);
-          return {
-            foldFolder: ctx.foldFolder,
-            epochs: state.epoch,
-            interrupted: true,
-            validationSummary: null,
-            nextStagePredictions: [],
-          };
+          return interrupted(state);
         }
         if (!o.disableSaving) {
           writeCheckpoint(ctx, model, state, FINAL_CHECKPOINT);
-          writeFoldStatus(ctx, 'trained', state);
+          writeFoldStatus(ctx, 'trained', state, { stoppedEarly: state.epoch < ctx.maxEpochs });
         }
         writeDebugJson(ctx, model, state, {
           cascadeAugmentation: run.cascadeAugmentation,
           ...(o.pretrainedWeights !== undefined && !resuming ? { pretrainedWeights: o.pretrainedWeights } : {}),
         });
       }
+      // A stop asked for after the last iteration: the training is saved, the validation waits for -c / -val.
+      if (o.interruptRequested?.() === true) {
+        ctx.log(`interrupted before the final validation; continue with -c (or -val) to validate`);
+        return interrupted(state);
+      }
       status = 'validation';
       o.onPhase?.('validation');
       const finish = await finishFold(ctx, model, o);
-      if (!o.disableSaving) writeFoldStatus(ctx, 'complete', state);
+      if (!o.disableSaving) writeFoldStatus(ctx, 'complete', state, { stoppedEarly: state.epoch < ctx.maxEpochs });
       return { foldFolder: ctx.foldFolder, epochs: state.epoch, interrupted: false, ...finish };
     } finally {
       model.dispose();
@@ -88,7 +94,7 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
     // A fold that stopped on an error says so (a finished training keeps "trained").
     if (status === 'training' && o.disableSaving !== true) {
       try {
-        writeFoldStatus(ctx, 'failed', state, (e as Error).message);
+        writeFoldStatus(ctx, 'failed', state, { error: (e as Error).message });
       } catch {
         // the original error matters more (e.g. the disk is full)
       }

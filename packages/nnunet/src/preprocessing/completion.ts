@@ -164,4 +164,15 @@ export function requireCompletePreprocessing(preprocessedFolder: string, dataFol
       `The preprocessing of ${task} in ${dataFolder} is incomplete (${missing.length} of ${expected.length} cases missing: ${listCases(missing)}): ${finish}.`,
     );
   }
+  // The final validation compares with the references in gt_segmentations.
+  const gt = join(preprocessedFolder, 'gt_segmentations');
+  const noReference = existsSync(gt)
+    ? expected.filter((id) => !existsSync(join(gt, `${id}.nii.gz`)) && !existsSync(join(gt, `${id}.nii`)))
+    : expected;
+  if (noReference.length > 0) {
+    throw new NnunetError(
+      'ERR_DATASET',
+      `${gt} lacks the reference segmentations of ${noReference.length} of ${expected.length} cases (${listCases(noReference)}): ${finish}.`,
+    );
+  }
 }

@@ -73,12 +73,11 @@ const FOLD_FOLDER = /^fold_(?:\d+|all)$/;
 const FOLD_EXTRA_FILES: readonly string[] = ['debug.json', 'progress.png', 'network_architecture.pdf'];
 const CHECKPOINT_NAMES = `(?:${[FINAL_CHECKPOINT, BEST_CHECKPOINT, LATEST_CHECKPOINT].join('|')})`;
 /**
- * A fold's checkpoint files: ours, NAME.json with NAME.safetensors and NAME.optimizer.safetensors,
- * each optionally with a hexadecimal token before the suffix (checkpoints published as a set,
- * e.g. model_best.1f3a.safetensors); v1's NAME.model and NAME.model.pkl.
+ * A fold's checkpoint files: ours, the set NAME.json with NAME.safetensors and
+ * NAME.optimizer.safetensors; v1's NAME.model and NAME.model.pkl.
  */
 const CHECKPOINT_FILE = new RegExp(
-  `^${CHECKPOINT_NAMES}(?:(?:\\.[0-9a-f]+)?(?:\\.optimizer)?\\.safetensors|(?:\\.[0-9a-f]+)?\\.json|${V1_CHECKPOINT_SUFFIX.replace('.', '\\.')}(?:\\.pkl)?)$`,
+  `^${CHECKPOINT_NAMES}(?:(?:\\.optimizer)?\\.safetensors|\\.json|${V1_CHECKPOINT_SUFFIX.replace('.', '\\.')}(?:\\.pkl)?)$`,
 );
 
 /**

@@ -6,19 +6,20 @@
  * damaged set is never loaded). Continuing (-c) takes the most advanced usable checkpoint and says
  * which one it skipped and why.
  */
+import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { safetensors, type Tensor } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import {
   type CheckpointSet,
   checkpointSetExists,
+  moveCheckpointSet,
   readCheckpointSet,
   recoverCheckpointSets,
-  removeCheckpointSet,
   writeCheckpointSet,
 } from '../model/checkpoint-set.js';
 import type { CheckpointMeta } from '../model/layout.js';
-import { BEST_CHECKPOINT, FINAL_CHECKPOINT, LATEST_CHECKPOINT } from '../model/layout.js';
+import { BEST_CHECKPOINT, FINAL_CHECKPOINT, FOLD_STATUS_FILE, LATEST_CHECKPOINT } from '../model/layout.js';
 import { removeStaleTemporaries } from '../util/atomic.js';
 import type { FoldContext, FoldModel } from './fold-context.js';
 import { polyLr } from './lr-schedule.js';
@@ -182,8 +183,9 @@ export function writeCheckpoint(ctx: FoldContext, model: FoldModel, state: Train
 
 /**
  * Before a run writes into its fold folder: finishes or drops interrupted saves, and for a new run
- * (not -c / -val) removes the checkpoints of an earlier run, so the folder never shows an old final
- * checkpoint beside the new run's files. Returns notes for the log.
+ * (not -c / -val) moves the checkpoints of an earlier run into `earlier_run_<time>/`, so an old
+ * final checkpoint never sits beside the new run's files and nothing is deleted (v1 overwrote
+ * them). Returns notes for the log.
  */
 export function prepareFoldFolder(folder: string, o: { freshRun: boolean }): string[] {
   const notes = [
@@ -191,31 +193,44 @@ export function prepareFoldFolder(folder: string, o: { freshRun: boolean }): str
     ...recoverCheckpointSets(folder),
   ];
   if (o.freshRun) {
-    for (const name of [FINAL_CHECKPOINT, LATEST_CHECKPOINT, BEST_CHECKPOINT]) {
+    const aside = join(folder, `earlier_run_${new Date().toISOString().replace(/[:.]/g, '_')}`);
+    const moved = [FINAL_CHECKPOINT, LATEST_CHECKPOINT, BEST_CHECKPOINT].filter((name) => {
       const f = checkpointFiles(name);
-      if (removeCheckpointSet(folder, name, [f.weights, f.optimizer]))
-        notes.push(`removed ${name} of an earlier run (a new run starts from scratch; use -c to continue one)`);
+      return moveCheckpointSet(folder, name, aside, [f.weights, f.optimizer]);
+    });
+    if (moved.length > 0) {
+      if (existsSync(join(folder, FOLD_STATUS_FILE)))
+        renameSync(join(folder, FOLD_STATUS_FILE), join(aside, FOLD_STATUS_FILE));
+      notes.push(
+        `a new run starts from scratch: the earlier run's ${moved.join(', ')} moved to ${aside} (delete it when not needed; use -c to continue a run instead)`,
+      );
     }
   }
   return notes;
 }
 
 /**
- * Loads the checkpoint to continue from (-c), or model_best with `best` (v1's -val --valbest), into
- * the model's network and optimizer; returns its trainer state. The schedule the run was started
+ * Loads the checkpoint to continue from (-c), or for `validate` (v1's -val [--valbest]) the final
+ * checkpoint or model_best, into the model's network and optimizer; returns its trainer state. The schedule the run was started
  * with is restored into `ctx` unless `o` gives it again.
  */
 export function resumeFromCheckpoint(
   ctx: FoldContext,
   model: FoldModel,
-  o: Pick<TrainOptions, 'epochs' | 'itersPerEpoch' | 'valItersPerEpoch'> & { best?: boolean },
+  o: Pick<TrainOptions, 'epochs' | 'itersPerEpoch' | 'valItersPerEpoch'> & { validate?: 'final' | 'best' },
 ): TrainerState {
   const notes: string[] = [];
   let found: { name: string; checkpoint: LoadedCheckpoint } | null;
-  if (o.best) {
-    found = checkpointSetExists(ctx.foldFolder, BEST_CHECKPOINT)
-      ? { name: BEST_CHECKPOINT, checkpoint: loadTrainingCheckpoint(ctx.foldFolder, BEST_CHECKPOINT) }
-      : null;
+  if (o.validate !== undefined) {
+    // v1's -val: the final checkpoint, or model_best with --valbest; never a mid-run one.
+    const name = o.validate === 'best' ? BEST_CHECKPOINT : FINAL_CHECKPOINT;
+    if (!checkpointSetExists(ctx.foldFolder, name)) {
+      throw new NnunetError(
+        'ERR_NOT_FOUND',
+        `${join(ctx.foldFolder, `${name}.json`)} does not exist: ${o.validate === 'best' ? 'the fold has no model_best yet' : 'the fold has not finished training; continue it with -c first'}.`,
+      );
+    }
+    found = { name, checkpoint: loadTrainingCheckpoint(ctx.foldFolder, name) };
   } else {
     found = checkpointToContinue(ctx.foldFolder, notes);
   }
@@ -223,7 +238,7 @@ export function resumeFromCheckpoint(
   if (found === null) {
     throw new NnunetError(
       'ERR_NOT_FOUND',
-      `${ctx.foldFolder} has no ${o.best ? BEST_CHECKPOINT : 'usable'} checkpoint to continue from${notes.length > 0 ? ' (see the notes above)' : ''}: train without -c first.`,
+      `${ctx.foldFolder} has no usable checkpoint to continue from${notes.length > 0 ? ' (see the notes above)' : ''}: train without -c first.`,
     );
   }
   const { name, checkpoint: ck } = found;

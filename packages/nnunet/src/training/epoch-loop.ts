@@ -196,7 +196,11 @@ export async function runEpochs(
         save(BEST_CHECKPOINT);
       }
       const stopping = o.stopRequested?.() === true || o.interruptRequested?.() === true;
-      if ((epoch + 1) % saveEvery === 0 || stopping) save(LATEST_CHECKPOINT);
+      let latestSaved = false;
+      if ((epoch + 1) % saveEvery === 0 || stopping) {
+        save(LATEST_CHECKPOINT);
+        latestSaved = true;
+      }
       if (!o.disableSaving)
         await writeProgressPng(
           join(ctx.foldFolder, 'progress.png'),
@@ -208,8 +212,13 @@ export async function runEpochs(
         ctx.log(
           `At epoch ${epoch} the mean foreground Dice was 0, which a too high momentum can cause: momentum is now ${RESCUE_MOMENTUM} and the network weights were initialised again.`,
         );
+        // model_best keeps the weights before the rescue, as v1's; model_latest must hold the state
+        // the next epoch starts from, or a resume would skip the rescue.
+        if (latestSaved) save(LATEST_CHECKPOINT);
       }
       if (o.interruptRequested?.()) {
+        // The signal may have come while progress.png was drawn, after the save decision.
+        if (!latestSaved) save(LATEST_CHECKPOINT);
         ctx.log(`interrupted after epoch ${epoch}; ${LATEST_CHECKPOINT} holds this position, continue with -c`);
         return { state, cascadeAugmentation, interrupted: true };
       }

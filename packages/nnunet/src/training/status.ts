@@ -18,7 +18,18 @@ export function continueCommand(ctx: FoldContext, flag: '-c' | '-val' = '-c'): s
   return `nnUNet_train ${ctx.configuration} ${ctx.trainerName} ${ctx.task} ${ctx.fold} ${flag}`;
 }
 
-function explain(ctx: FoldContext, status: FoldStatus, state: TrainerState | null, error?: string): string {
+export interface StatusDetails {
+  /** The error that stopped a failed run. */
+  error?: string;
+  /** Training ended before the schedule's last epoch (a first Ctrl-C). */
+  stoppedEarly?: boolean;
+}
+
+function explain(ctx: FoldContext, status: FoldStatus, state: TrainerState | null, d: StatusDetails): string {
+  const early =
+    d.stoppedEarly === true && state !== null
+      ? ` (stopped early by request after ${state.epoch} of ${ctx.maxEpochs} epochs; -c trains the rest)`
+      : '';
   const at =
     state === null ? '' : ` at epoch ${state.epoch}${state.iteration > 0 ? `, iteration ${state.iteration}` : ''}`;
   switch (status) {
@@ -27,11 +38,11 @@ function explain(ctx: FoldContext, status: FoldStatus, state: TrainerState | nul
     case 'interrupted':
       return `training was interrupted${at} with a checkpoint of that position: continue with ${continueCommand(ctx)}`;
     case 'failed':
-      return `training stopped${at} because of an error (${error ?? 'unknown'}): fix it, then continue with ${continueCommand(ctx)}`;
+      return `training stopped${at} because of an error (${d.error ?? 'unknown'}): fix it, then continue with ${continueCommand(ctx)}`;
     case 'trained':
-      return `training finished (model_final_checkpoint); the final validation has not completed: run ${continueCommand(ctx, '-val')}`;
+      return `training finished${early} (model_final_checkpoint); the final validation has not completed: run ${continueCommand(ctx, '-val')}`;
     case 'complete':
-      return 'training and the final validation are complete';
+      return `training and the final validation are complete${early}`;
   }
 }
 
@@ -40,11 +51,12 @@ export function writeFoldStatus(
   ctx: FoldContext,
   status: FoldStatus,
   state: TrainerState | null,
-  error?: string,
+  details: StatusDetails = {},
 ): void {
   writeJsonAtomic(join(ctx.foldFolder, FOLD_STATUS_FILE), {
     status,
-    message: explain(ctx, status, state, error),
+    message: explain(ctx, status, state, details),
+    stopped_early: details.stoppedEarly === true,
     epoch: state?.epoch ?? null,
     iteration: state?.iteration ?? null,
     max_epochs: ctx.maxEpochs,

@@ -2,12 +2,13 @@
  * Folder locks that also work on the network file systems of clusters: a lock is a file created
  * exclusively (O_CREAT|O_EXCL, atomic on NFSv3+ and Lustre, unlike flock on some mounts) that
  * says who holds it: host, PID, the process's start time and the command. A lock whose holder is
- * gone (same host, and the PID is dead or now belongs to another process) is taken over with a
- * note; a live holder, or one on another host that cannot be checked, is a refusal naming it.
+ * gone (same host, and the PID is dead or now belongs to another process; or an earlier run of the
+ * same requeued Slurm job) is taken over with a note, by one process at a time under a guard file;
+ * a live holder, or one on another host that cannot be checked, is a refusal naming it.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { NnunetError } from '../errors.js';
 
 /** What a lock file holds. */
@@ -20,6 +21,14 @@ export interface LockOwner {
   since: string;
   /** What holds it, e.g. "nnUNet_train 3d_fullres ... fold 0". */
   command: string;
+  /** Under Slurm: the job id and its restart count (a requeued job keeps its id and counts up). */
+  slurmJob?: { id: string; restart: number };
+}
+
+/** This process's Slurm job (SLURM_JOB_ID, SLURM_RESTART_COUNT), if any. */
+function currentSlurmJob(): { id: string; restart: number } | undefined {
+  const id = process.env.SLURM_JOB_ID;
+  return id === undefined || id === '' ? undefined : { id, restart: Number(process.env.SLURM_RESTART_COUNT ?? 0) || 0 };
 }
 
 export interface FolderLock {
@@ -44,8 +53,16 @@ export function processStartTime(pid: number): number | null {
   }
 }
 
-/** True when the owner is known to be gone: same host, and its PID is dead or was reused. */
+/**
+ * True when the owner is known to be gone: same host, and its PID is dead or was reused; or an
+ * earlier run of this very Slurm job (requeued after its node was lost: same job id, lower restart
+ * count), whatever host it ran on.
+ */
 export function ownerIsDead(owner: LockOwner): boolean {
+  const job = currentSlurmJob();
+  if (owner.slurmJob !== undefined && job !== undefined && owner.slurmJob.id === job.id) {
+    if (owner.slurmJob.restart < job.restart) return true;
+  }
   if (owner.host !== hostname()) return false;
   try {
     process.kill(owner.pid, 0);
@@ -55,6 +72,10 @@ export function ownerIsDead(owner: LockOwner): boolean {
   }
   const start = processStartTime(owner.pid);
   return owner.processStart !== null && start !== null && start !== owner.processStart;
+}
+
+function sameOwner(a: LockOwner, b: LockOwner): boolean {
+  return a.pid === b.pid && a.host === b.host && a.since === b.since;
 }
 
 function describe(o: LockOwner): string {
@@ -72,6 +93,9 @@ export function readLockOwner(path: string): LockOwner | null {
       processStart: typeof v.processStart === 'number' ? v.processStart : null,
       since: String(v.since ?? '?'),
       command: String(v.command ?? '?'),
+      ...(typeof v.slurmJob?.id === 'string' && typeof v.slurmJob.restart === 'number'
+        ? { slurmJob: { id: v.slurmJob.id, restart: v.slurmJob.restart } }
+        : {}),
     };
   } catch {
     return null;
@@ -106,6 +130,42 @@ function tryCreate(path: string, owner: LockOwner): boolean {
   return true;
 }
 
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** A takeover guard older than this was left by a process that died while taking over. */
+const GUARD_STALE_MS = 10_000;
+
+/**
+ * Removes the lock file at `path` if it still holds `judged` (the holder found dead; null: an
+ * unreadable file). Only one process at a time may do this, under a guard file created
+ * exclusively: a lock is never moved or removed while a new holder may already own it. Returns
+ * whether it removed the dead lock; either way the caller tries to create the lock again.
+ */
+function removeDeadLock(path: string, judged: LockOwner | null): boolean {
+  const guard = `${path}.takeover`;
+  try {
+    closeSync(openSync(guard, 'wx'));
+  } catch {
+    try {
+      if (Date.now() - statSync(guard).mtimeMs > GUARD_STALE_MS) rmSync(guard, { force: true });
+    } catch {
+      // the guard is gone already
+    }
+    pause(20 + Math.random() * 30);
+    return false;
+  }
+  try {
+    const now = readLockOwner(path);
+    const still = judged === null ? now === null && existsSync(path) : now !== null && sameOwner(now, judged);
+    if (still) rmSync(path, { force: true });
+    return still;
+  } finally {
+    rmSync(guard, { force: true });
+  }
+}
+
 const held = new Set<FolderLock>();
 let exitHookInstalled = false;
 
@@ -123,13 +183,15 @@ export function acquireFolderLock(folder: string, o: { name?: string; command: s
     since: new Date().toISOString(),
     command: o.command,
   };
+  const job = currentSlurmJob();
+  if (job !== undefined) owner.slurmJob = job;
   let tookOver: LockOwner | null = null;
   for (let attempt = 0; ; attempt++) {
     if (tryCreate(path, owner)) break;
     const current = readLockOwner(path);
     if (current === null && attempt === 0) {
       // Another process may be between create and write: look once more before judging the file.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+      pause(200);
       continue;
     }
     if (current !== null && !ownerIsDead(current)) {
@@ -139,21 +201,13 @@ export function acquireFolderLock(folder: string, o: { name?: string; command: s
         `${o.what} is in use by ${describe(current)}; wait for it to finish${sameHost ? '' : `, or if that job is gone, delete ${path}`}.`,
       );
     }
-    if (attempt > 3) {
+    if (attempt > 50) {
       throw new NnunetError(
         'ERR_ARGUMENT',
         `Cannot take the lock ${path}: other processes keep taking it over; run one process per folder.`,
       );
     }
-    // Dead (or unreadable twice): move it aside under a unique name, so two processes taking it over
-    // at once cannot both succeed; whoever's rename fails simply tries to create again.
-    try {
-      renameSync(path, join(folder, `${basename(path)}.stale-${process.pid}-${attempt}`));
-      rmSync(join(folder, `${basename(path)}.stale-${process.pid}-${attempt}`), { force: true });
-      tookOver = current;
-    } catch {
-      // someone else moved it first
-    }
+    if (removeDeadLock(path, current)) tookOver = current;
   }
   let released = false;
   const lock: FolderLock = {
@@ -165,8 +219,7 @@ export function acquireFolderLock(folder: string, o: { name?: string; command: s
       released = true;
       held.delete(lock);
       const now = readLockOwner(path);
-      if (now !== null && now.pid === owner.pid && now.host === owner.host && now.since === owner.since)
-        rmSync(path, { force: true });
+      if (now !== null && sameOwner(now, owner)) rmSync(path, { force: true });
     },
   };
   held.add(lock);

@@ -11,11 +11,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { LEDGER_FILE, type LedgerEntry, sha256File } from '../../src/inference/output-folder.js';
+import { LEDGER_FILE, type LedgerEntry } from '../../src/inference/output-folder.js';
 import { type CaseAction, predictFolder } from '../../src/inference/predict.js';
 import { readImage, writeImage } from '../../src/io/image.js';
 import { trainerFolderPath } from '../../src/model/layout.js';
 import { applyPostprocessing, readPostprocessingJson } from '../../src/postprocessing/connected-components.js';
+import { sha256File } from '../../src/util/hash.js';
 import { FIXTURES, PACKAGE_ROOT, tempDir } from '../helpers.js';
 
 const V1 = join(FIXTURES, 'v1_models');

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import {
+  moveCheckpointSet,
   readCheckpointSet,
   recoverCheckpointSets,
-  removeCheckpointSet,
   writeCheckpointSet,
 } from '../../src/model/checkpoint-set.js';
 import { PACKAGE_ROOT, randomBytes, tempDir } from '../helpers.js';
@@ -22,16 +22,20 @@ import { PACKAGE_ROOT, randomBytes, tempDir } from '../helpers.js';
 const MODULE = pathToFileURL(join(PACKAGE_ROOT, 'dist', 'src', 'model', 'checkpoint-set.js')).href;
 const SIZE = 8 << 20;
 
+/** Contents cycle through this many variants; neighbouring generations always differ. */
+const VARIANTS = 5;
+
 /** Generation g of a two-file set: its bytes are fixed by g, so a reader can tell which it got. */
-const generations = new Map<number, Map<string, Buffer>>();
+const variants = new Map<number, Map<string, Buffer>>();
 function generation(g: number): Map<string, Buffer> {
-  const known = generations.get(g);
+  const v = g % VARIANTS;
+  const known = variants.get(v);
   if (known !== undefined) return known;
   const made = new Map([
-    ['ck.safetensors', randomBytes(SIZE, 2 * g + 1)],
-    ['ck.optimizer.safetensors', randomBytes(SIZE / 2, 2 * g + 2)],
+    ['ck.safetensors', randomBytes(SIZE, 2 * v + 1)],
+    ['ck.optimizer.safetensors', randomBytes(SIZE / 2, 2 * v + 2)],
   ]);
-  generations.set(g, made);
+  variants.set(v, made);
   return made;
 }
 
@@ -43,16 +47,16 @@ function generationOf(folder: string): number {
   return g;
 }
 
-/** A child that makes generations first..first+5, says ready, then saves them one after the other until killed. */
+/** A child that makes the variants, says ready, then saves generation after generation until killed. */
 function writerScript(folder: string, first: number): string {
   return `
     const { writeCheckpointSet } = await import(${JSON.stringify(MODULE)});
     const rnd = (n, seed) => { const b = Buffer.alloc(n); let s = seed >>> 0; for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; b[i] = s >>> 24; } return b; };
-    const gens = [];
-    for (let g = ${first}; g < ${first + 6}; g++)
-      gens.push([g, new Map([['ck.safetensors', rnd(${SIZE}, 2 * g + 1)], ['ck.optimizer.safetensors', rnd(${SIZE / 2}, 2 * g + 2)]])]);
+    const variants = [];
+    for (let v = 0; v < ${VARIANTS}; v++)
+      variants.push(new Map([['ck.safetensors', rnd(${SIZE}, 2 * v + 1)], ['ck.optimizer.safetensors', rnd(${SIZE / 2}, 2 * v + 2)]]));
     process.stdout.write('ready\\n');
-    for (const [g, files] of gens) writeCheckpointSet(${JSON.stringify(folder)}, 'ck', files, { generation: g });`;
+    for (let g = ${first}; ; g++) writeCheckpointSet(${JSON.stringify(folder)}, 'ck', variants[g % ${VARIANTS}], { generation: g });`;
 }
 
 test('SIGKILL at random moments of saves: readers see a whole generation, recovery leaves no debris', {
@@ -67,10 +71,11 @@ test('SIGKILL at random moments of saves: readers see a whole generation, recove
     const child = spawn(process.execPath, ['--input-type=module', '-e', writerScript(folder, before + 1)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    const exited = new Promise((r) => child.once('exit', r));
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     await new Promise((r) => setTimeout(r, delay));
     child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    await exited;
     // Before recovery: a consistent set, never older than before.
     const read = generationOf(folder);
     assert.ok(read >= before, `kill ${k}: generation went back from ${before} to ${read}`);
@@ -115,7 +120,7 @@ test('a commit interrupted between its renames is finished by recovery; an uncom
   assert.deepEqual(readdirSync(folder).sort(), ['ck.json', 'ck.optimizer.safetensors', 'ck.safetensors']);
 });
 
-test('a truncated or swapped file is refused with a sentence naming it; removal takes the whole set', () => {
+test('a truncated or swapped file is refused with a sentence naming it; moving takes the whole set', () => {
   const folder = tempDir();
   writeCheckpointSet(folder, 'ck', generation(4), { generation: 4 });
   truncateSync(join(folder, 'ck.optimizer.safetensors'), 1000);
@@ -128,8 +133,10 @@ test('a truncated or swapped file is refused with a sentence naming it; removal 
   writeFileSync(join(folder, 'ck.optimizer.safetensors'), generation(5).get('ck.optimizer.safetensors') as Buffer);
   writeFileSync(join(folder, 'ck.safetensors'), generation(5).get('ck.safetensors') as Buffer);
   assert.throws(() => readCheckpointSet(folder, 'ck'), /does not match/);
-  assert.equal(removeCheckpointSet(folder, 'ck'), true);
-  assert.deepEqual(readdirSync(folder), []);
+  const aside = join(folder, 'earlier');
+  assert.equal(moveCheckpointSet(folder, 'ck', aside), true);
+  assert.deepEqual(readdirSync(folder), ['earlier']);
+  assert.deepEqual(readdirSync(aside).sort(), ['ck.json', 'ck.optimizer.safetensors', 'ck.safetensors']);
 });
 
 function sha(b: Uint8Array): string {

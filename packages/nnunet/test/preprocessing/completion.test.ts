@@ -50,6 +50,10 @@ function taskFolder(cases: readonly string[]): { pre: string; stage: string } {
 function writeCase(stage: string, id: string): void {
   writeFileSync(join(stage, `${id}.npy`), 'npy');
   writeFileSync(join(stage, `${id}.json`), '{}');
+  // Its reference segmentation, which the final validation reads.
+  const gt = join(stage, '..', 'gt_segmentations');
+  mkdirSync(gt, { recursive: true });
+  writeFileSync(join(gt, `${id}.nii.gz`), 'nii');
 }
 
 function refused(pre: string, stage: string, message: RegExp, code = 'ERR_DATASET'): void {
@@ -97,6 +101,10 @@ test('a complete record: every case it lists (and every dataset.json case) must 
   // A case added to dataset.json after the run (a rerun that stopped before preprocessing).
   writeDatasetJson(pre, ids(5));
   refused(pre, stage, /is incomplete \(1 of 5 cases missing: case_004\)/);
+  // The references the final validation needs.
+  writeDatasetJson(pre, ids(4));
+  rmSync(join(pre, 'gt_segmentations', 'case_002.nii.gz'));
+  refused(pre, stage, /gt_segmentations lacks the reference segmentations of 1 of 4 cases \(case_002\)/);
 });
 
 test('an "in progress" record is refused even when files of an earlier run fill the folder', () => {

@@ -2,8 +2,8 @@
  * nnUNet_install_pretrained_model_from_zip, run as the real command: archives that unpack to 1 GiB
  * of zeros (one entry, or a thousand entries each below the per-entry floor) are refused by the
  * expansion caps with nothing written; files a model folder does not hold are refused, listed,
- * unless --allow_unknown_files, while every checkpoint name of the layout (also model_best.<token>
- * sets) is accepted.
+ * unless --allow_unknown_files, while every checkpoint file of the layout (our sets, v1's .model
+ * and .model.pkl) is accepted.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -182,8 +182,8 @@ test('files a model folder does not hold are refused and listed unless --allow_u
   const r = await ZipReader.open(exported);
   for (const e of r.entries) await w.addBuffer(e.name, await r.read(e));
   const known = [
-    'fold_0/model_best.0a1b2c3d.safetensors',
-    'fold_0/model_best.0a1b2c3d.optimizer.safetensors',
+    'fold_0/model_best.safetensors',
+    'fold_0/model_best.optimizer.safetensors',
     'fold_0/model_best.json',
     'fold_0/model_latest.model',
     'fold_0/model_latest.model.pkl',

@@ -64,8 +64,11 @@ export class Running {
   readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly #watchers: { re: RegExp; resolve: () => void }[] = [];
 
-  constructor(name: string, args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [CLI(name), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(name: string, args: string[], env: NodeJS.ProcessEnv, program?: string) {
+    this.child =
+      program === undefined
+        ? spawn(process.execPath, [CLI(name), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(program, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout?.resume();
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (d: string) => {
@@ -89,5 +92,12 @@ export class Running {
         if (!re.test(this.stderr)) reject(new Error(`ended before ${re}:\n${this.stderr}`));
       });
     });
+  }
+}
+
+/** A bash script run like a batch job, watched like a command. */
+export class ScriptRun extends Running {
+  constructor(script: string, env: NodeJS.ProcessEnv) {
+    super('', [script], env, '/bin/bash');
   }
 }

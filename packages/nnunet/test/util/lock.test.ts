@@ -1,7 +1,8 @@
 /**
  * Folder locks with real processes: a live holder (another process) is refused with a sentence
  * naming its PID and host; a dead holder's lock (a process that was SIGKILLed) is taken over; a
- * holder on another host is refused with the path to delete; release removes only our own lock.
+ * holder on another host is refused with the path to delete; release removes only our own lock;
+ * of several processes taking over one dead lock at the same moment, exactly one gets it.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -73,4 +74,49 @@ test('another host cannot be checked: refused with the file to delete; a reused 
   writeFileSync(lock.path, JSON.stringify(other));
   lock.release();
   assert.ok(existsSync(lock.path));
+});
+
+test('several processes taking over one dead lock at once: exactly one wins each round', async () => {
+  const dead = spawn(process.execPath, ['-e', '0']);
+  await new Promise((r) => dead.once('exit', r));
+  for (let round = 0; round < 4; round++) {
+    const folder = tempDir();
+    const path = join(folder, '.nnunet.lock');
+    writeFileSync(
+      path,
+      JSON.stringify({ host: hostname(), pid: dead.pid, processStart: null, since: 'then', command: 'dead job' }),
+    );
+    const go = Date.now() + 1000;
+    const racers = Array.from({ length: 4 }, () =>
+      spawn(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const { acquireFolderLock } = await import(${JSON.stringify(MODULE)});
+           while (Date.now() < ${go}) {}
+           try { acquireFolderLock(${JSON.stringify(folder)}, { command: 'racer', what: 'F' }); process.stdout.write('won'); }
+           catch (e) { process.stdout.write(e.name === 'NnunetError' ? 'refused' : 'bug: ' + e.stack); }
+           setTimeout(() => {}, 60000);`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      ),
+    );
+    const outcomes = await Promise.all(
+      racers.map(
+        (c) =>
+          new Promise<string>((resolve) => {
+            // Each racer holds on (a winner keeps its lock) until all have answered.
+            c.stdout.once('data', (d) => resolve(String(d)));
+            c.once('exit', () => resolve('exited without an answer'));
+          }),
+      ),
+    );
+    for (const c of racers) c.kill('SIGKILL');
+    assert.deepEqual(
+      outcomes.sort(),
+      ['refused', 'refused', 'refused', 'won'],
+      `round ${round}: ${outcomes.join(', ')}`,
+    );
+  }
 });
