@@ -34,7 +34,17 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clipGradNorm_, Generator, getNumThreads, rand, SGD, setNumThreads, type Tensor, tidy } from '@nnunet/torch';
+import {
+  autocast,
+  clipGradNorm_,
+  Generator,
+  getNumThreads,
+  rand,
+  SGD,
+  setNumThreads,
+  type Tensor,
+  tidy,
+} from '@nnunet/torch';
 import { convertDecathlonTask } from '../src/io/convert-decathlon.js';
 import { defaultMirrorAxes, stageForConfiguration } from '../src/model/layout.js';
 import type { Plans } from '../src/model/plans.js';
@@ -214,10 +224,12 @@ async function run(work: string): Promise<void> {
     `  network: ${numParams} parameters, ${dsScales.length} deep-supervision outputs (weights ${dsWeights.map((w) => fmt(w, 3)).join(', ')}), ${batchDice ? 'batch' : 'sample'} Dice + CE`,
   );
 
-  /** trainer.ts's step on one batch; returns the loss. */
-  const step = (data: Tensor, targets: readonly Tensor[]): number =>
+  /** trainer.ts's step on one batch (training/steps.ts), in float32 or under CPU bf16 autocast; returns the loss. */
+  const step = (data: Tensor, targets: readonly Tensor[], bf16 = false): number =>
     tidy(() => {
-      const outputs = net.forward(data) as Tensor[];
+      const outputs = bf16
+        ? (autocast('cpu', () => net.forward(data)) as Tensor[]).map((o) => o.to('float32'))
+        : (net.forward(data) as Tensor[]);
       const l = deepSupervisionLoss(outputs, targets, dsWeights, lossOptions);
       optimizer.zeroGrad();
       l.backward();
@@ -240,6 +252,31 @@ async function run(work: string): Promise<void> {
     return downsampleSegForDeepSupervision(seg, dsScales);
   });
   const dummy = await timeLoop('ours dummy', () => ({ loss: step(dummyData, dummyTargets), waitMs: 0 }));
+  // The same step in float32 and under bf16 autocast, alternating (--precision bf16 of nnUNet_train).
+  const precision = { float32: [] as number[], bfloat16: [] as number[] };
+  for (let i = 0; i < WARMUP + iters; i++) {
+    for (const p of ['float32', 'bfloat16'] as const) {
+      const t0 = performance.now();
+      step(dummyData, dummyTargets, p === 'bfloat16');
+      if (i >= WARMUP) precision[p].push(performance.now() - t0);
+    }
+  }
+  const meanMs = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  console.log(
+    `  ours dummy, alternating: float32 ${fmt(meanMs(precision.float32))} ms, bf16 autocast ${fmt(meanMs(precision.bfloat16))} ms per iteration (${fmt(meanMs(precision.bfloat16) / meanMs(precision.float32), 3)}x)`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'train_step_precision',
+      float32_s: meanMs(precision.float32) / 1000,
+      bfloat16_s: meanMs(precision.bfloat16) / 1000,
+      ratio: meanMs(precision.bfloat16) / meanMs(precision.float32),
+      threads,
+      batch: batchSize,
+      patch,
+      date: new Date().toISOString().slice(0, 10),
+    }),
+  );
   dummyData.dispose();
   for (const t of dummyTargets) t.dispose();
 

@@ -52,7 +52,13 @@ const command = defineCommand({
       help: 'only run the final validation of a trained fold',
     },
     valbest: { flag: '--valbest', type: 'flag', help: 'validate with model_best instead of the final model' },
-    fp32: { flag: '--fp32', type: 'flag', help: 'no mixed precision (the CPU always trains in float32)' },
+    fp32: { flag: '--fp32', type: 'flag', help: 'float32 steps (the default for now; overrides --precision)' },
+    precision: {
+      flag: '--precision',
+      type: 'string',
+      choices: ['fp32', 'bf16'],
+      help: "CPU step arithmetic: fp32, or bf16 autocast (~0.6x the step time on CPUs with AVX-512 BF16); -c keeps the run's",
+    },
     plansIdentifier: {
       flag: '-p',
       type: 'string',
@@ -152,6 +158,11 @@ await runCommand(command, async (args) => {
     task: args.task,
     fold: args.fold,
     device: args.device,
+    ...(args.fp32
+      ? { precision: 'float32' as const }
+      : args.precision !== undefined
+        ? { precision: args.precision === 'bf16' ? ('bfloat16' as const) : ('float32' as const) }
+        : {}),
     continueTraining: args.continueTraining,
     validationOnly: args.validationOnly,
     validateBest: args.valbest,

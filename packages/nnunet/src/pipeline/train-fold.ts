@@ -46,6 +46,7 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
     for (const n of prepareFoldFolder(ctx.foldFolder, { freshRun: !resuming && o.disableSaving !== true })) ctx.log(n);
     const model = createFoldModel(ctx, {
       ...(o.pretrainedWeights ? { pretrainedWeights: o.pretrainedWeights } : {}),
+      ...(o.precision !== undefined ? { precision: o.precision } : {}),
       resuming,
     });
     try {
@@ -55,6 +56,7 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
             ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
             ...(o.itersPerEpoch !== undefined ? { itersPerEpoch: o.itersPerEpoch } : {}),
             ...(o.valItersPerEpoch !== undefined ? { valItersPerEpoch: o.valItersPerEpoch } : {}),
+            ...(o.precision !== undefined ? { precision: o.precision } : {}),
           })
         : initialTrainerState(
             { maxEpochs: ctx.maxEpochs, itersPerEpoch: ctx.itersPerEpoch, valItersPerEpoch: ctx.valItersPerEpoch },

@@ -23,7 +23,7 @@ import { BEST_CHECKPOINT, FINAL_CHECKPOINT, FOLD_STATUS_FILE, LATEST_CHECKPOINT 
 import { removeStaleTemporaries } from '../util/atomic.js';
 import type { FoldContext, FoldModel } from './fold-context.js';
 import { polyLr } from './lr-schedule.js';
-import type { TrainOptions } from './options.js';
+import type { TrainingPrecision, TrainOptions } from './options.js';
 import type { ProgressLog } from './progress-plot.js';
 import { INITIAL_LR } from './trainer-spec.js';
 
@@ -48,6 +48,8 @@ export interface TrainerState {
   /** Seed of the run; batch k of a run is made from (seed, k) alone, so the data continue exactly. */
   seed: number;
   schedule: TrainingSchedule;
+  /** The steps' arithmetic (absent in checkpoints from before it could be chosen: float32). */
+  precision?: TrainingPrecision;
 }
 
 export type CheckpointFile = CheckpointMeta & { state: TrainerState; weights: string; optimizerState: string };
@@ -176,6 +178,7 @@ export function writeCheckpoint(ctx: FoldContext, model: FoldModel, state: Train
     { ...model.meta, epoch: state.epoch },
     {
       ...state,
+      precision: model.precision,
       optimizer: { options: opt.meta.options as unknown as Record<string, unknown>, stepCount: opt.meta.stepCount },
     },
   );
@@ -217,7 +220,9 @@ export function prepareFoldFolder(folder: string, o: { freshRun: boolean }): str
 export function resumeFromCheckpoint(
   ctx: FoldContext,
   model: FoldModel,
-  o: Pick<TrainOptions, 'epochs' | 'itersPerEpoch' | 'valItersPerEpoch'> & { validate?: 'final' | 'best' },
+  o: Pick<TrainOptions, 'epochs' | 'itersPerEpoch' | 'valItersPerEpoch' | 'precision'> & {
+    validate?: 'final' | 'best';
+  },
 ): TrainerState {
   const notes: string[] = [];
   let found: { name: string; checkpoint: LoadedCheckpoint } | null;
@@ -268,6 +273,7 @@ export function resumeFromCheckpoint(
     itersPerEpoch: given.itersPerEpoch ?? saved?.itersPerEpoch ?? ctx.itersPerEpoch,
     valItersPerEpoch: given.valItersPerEpoch ?? saved?.valItersPerEpoch ?? ctx.valItersPerEpoch,
   };
+  model.precision = o.precision ?? ck.file.state.precision ?? 'float32';
   ctx.maxEpochs = schedule.maxEpochs;
   ctx.itersPerEpoch = schedule.itersPerEpoch;
   ctx.valItersPerEpoch = schedule.valItersPerEpoch;
@@ -277,7 +283,7 @@ export function resumeFromCheckpoint(
   const origin = (k: keyof typeof given) =>
     given[k] !== undefined ? 'as given' : saved !== undefined ? 'as the run was started' : "the trainer's default";
   ctx.log(
-    `continuing from ${name} at ${state.epoch === 0 && state.iteration === 0 ? 'the start' : where}; schedule: ${schedule.maxEpochs} epochs (${origin('maxEpochs')}), ${schedule.itersPerEpoch} iterations per epoch (${origin('itersPerEpoch')}), ${schedule.valItersPerEpoch} validation iterations (${origin('valItersPerEpoch')})`,
+    `continuing from ${name} at ${state.epoch === 0 && state.iteration === 0 ? 'the start' : where} in ${model.precision}${o.precision === undefined && ck.file.state.precision !== undefined ? ' (as the run was started)' : ''}; schedule: ${schedule.maxEpochs} epochs (${origin('maxEpochs')}), ${schedule.itersPerEpoch} iterations per epoch (${origin('itersPerEpoch')}), ${schedule.valItersPerEpoch} validation iterations (${origin('valItersPerEpoch')})`,
   );
   return state;
 }

@@ -53,6 +53,7 @@ export function writeDebugJson(
     weight_decay: WEIGHT_DECAY,
     seed: ctx.seed,
     device: ctx.device,
+    precision: model.precision,
     dataset_train: ctx.split.train,
     dataset_val: ctx.split.val,
   });

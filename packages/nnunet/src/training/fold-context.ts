@@ -37,7 +37,7 @@ import { acquireFolderLock, type FolderLock } from '../util/lock.js';
 import { prevStageFolder, requirePrevStageSegmentations } from './cascade.js';
 import { listPreprocessedCases } from './data-loader.js';
 import { batchDiceFor, type DcAndCeOptions } from './loss.js';
-import type { TrainOptions } from './options.js';
+import type { TrainingPrecision, TrainOptions } from './options.js';
 import { loadPretrainedWeights } from './pretrained.js';
 import { type FoldSplit, readOrCreateSplits, splitForFold } from './splits.js';
 import { getTrainer, INITIAL_LR, MOMENTUM, TRAINERS, type TrainerSpec, WEIGHT_DECAY } from './trainer-spec.js';
@@ -104,6 +104,12 @@ export function createFoldContext(o: TrainOptions): FoldContext {
     );
   }
   if (o.threads !== undefined) setNumThreads(o.threads);
+  if (o.precision === 'bfloat16' && o.device === 'cuda') {
+    throw new NnunetError(
+      'ERR_ARGUMENT',
+      'bfloat16 training is a CPU option; on CUDA leave the precision at its default (float32).',
+    );
+  }
   const task = resolveTaskName(o.task, env);
   const preprocessedFolder = join(requireEnvFolder('nnUNet_preprocessed', env), task);
   const plansPath = plansFilePath(preprocessedFolder, o.configuration);
@@ -207,6 +213,8 @@ export interface FoldModel {
   lossOptions: DcAndCeOptions;
   /** What every checkpoint of this fold says about the model. */
   meta: CheckpointMeta;
+  /** 'bfloat16': training and validation steps run under CPU bf16 autocast (TrainOptions.precision). */
+  precision: TrainingPrecision;
   dispose(): void;
 }
 
@@ -214,7 +222,10 @@ export interface FoldModel {
  * Builds the fold's network (He-initialised from the seed, then v1's pretrained-weight rules unless
  * a checkpoint will be loaded), moves it to the device and creates v1's SGD.
  */
-export function createFoldModel(ctx: FoldContext, o: { pretrainedWeights?: string; resuming: boolean }): FoldModel {
+export function createFoldModel(
+  ctx: FoldContext,
+  o: { pretrainedWeights?: string; resuming: boolean; precision?: TrainingPrecision },
+): FoldModel {
   const base = unetConfigFromPlans(ctx.plans, ctx.stage, { deepSupervision: true });
   // The cascade network also takes the previous stage's labels, one channel per foreground label.
   const config =
@@ -241,6 +252,7 @@ export function createFoldModel(ctx: FoldContext, o: { pretrainedWeights?: strin
     dsScales,
     dsWeights: deepSupervisionLossWeights(dsScales.length),
     lossOptions: { batchDice: batchDiceFor(ctx.configuration, ctx.plans.num_stages) },
+    precision: o.precision ?? 'float32',
     meta: {
       format: CHECKPOINT_FORMAT,
       trainer: ctx.trainerName,

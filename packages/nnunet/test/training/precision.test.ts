@@ -1,0 +1,110 @@
+/**
+ * bfloat16 training steps on the CPU: the step really runs in bf16 (its loss and updated weights
+ * differ from float32's) yet stays close to the float32 step (loss within 2 %, weight updates in
+ * the same direction), weights and optimizer state stay float32.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Generator, rand, SGD, tidy } from '@nnunet/torch';
+import { CHECKPOINT_FORMAT } from '../../src/model/layout.js';
+import { deepSupervisionLossWeights, deepSupervisionScales } from '../../src/network/deep-supervision.js';
+import { GenericUNet } from '../../src/network/generic-unet.js';
+import { initWeightsHe } from '../../src/network/init.js';
+import { ProducedBatch } from '../../src/training/batch-producer.js';
+import type { FoldModel } from '../../src/training/fold-context.js';
+import type { TrainingPrecision } from '../../src/training/options.js';
+import { trainStep } from '../../src/training/steps.js';
+
+const POOLS = [
+  [2, 2, 2],
+  [2, 2, 2],
+];
+
+function model(precision: TrainingPrecision): FoldModel {
+  const net = new GenericUNet({
+    spatialDims: 3,
+    inputChannels: 1,
+    numClasses: 3,
+    baseNumFeatures: 8,
+    maxNumFeatures: 32,
+    convPerStage: 2,
+    poolOpKernelSizes: POOLS,
+    convKernelSizes: [
+      [3, 3, 3],
+      [3, 3, 3],
+      [3, 3, 3],
+    ],
+    deepSupervision: true,
+  });
+  initWeightsHe(net, { generator: new Generator(3) });
+  const optimizer = new SGD(net.parameters(), { lr: 0.01, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
+  const dsScales = deepSupervisionScales(POOLS);
+  return {
+    net,
+    optimizer,
+    dsScales,
+    dsWeights: deepSupervisionLossWeights(dsScales.length),
+    lossOptions: { batchDice: false },
+    meta: {
+      format: CHECKPOINT_FORMAT,
+      trainer: 't',
+      configuration: '3d_fullres',
+      stage: '0',
+      fold: '0',
+      epoch: 0,
+      mirror_axes: [],
+    },
+    precision,
+    dispose() {
+      net.dispose();
+      optimizer.dispose();
+    },
+  };
+}
+
+test('a bf16 step runs in bf16 and stays close to the float32 step', () => {
+  const shape = [2, 1, 16, 16, 16];
+  const [data, seg] = tidy(() => {
+    const g = new Generator(11);
+    return [rand(shape, { generator: g }), rand(shape, { generator: g }).mul(3).floor()];
+  });
+  const batch = () =>
+    new ProducedBatch(
+      0,
+      ['a', 'b'],
+      {
+        data: { data: data.toTypedArray() as Float32Array, shape },
+        seg: { data: seg.toTypedArray() as Float32Array, shape },
+      },
+      () => {},
+    );
+  const m32 = model('float32');
+  const m16 = model('bfloat16');
+  try {
+    const b32 = batch();
+    const b16 = batch();
+    const loss32 = trainStep(m32, b32, 'cpu');
+    const loss16 = trainStep(m16, b16, 'cpu');
+    b32.release();
+    b16.release();
+    assert.notEqual(loss16, loss32, 'the bf16 step gave the float32 loss bit for bit: autocast did not act');
+    assert.ok(Math.abs(loss16 - loss32) / loss32 < 0.02, `loss ${loss16} vs ${loss32}`);
+    const w32 = m32.net.stateDict();
+    const w16 = m16.net.stateDict();
+    let differ = 0;
+    for (const [name, t32] of w32) {
+      const t16 = w16.get(name);
+      assert.ok(t16 !== undefined);
+      assert.equal(t16.dtype, 'float32', `${name} stays float32`);
+      const a = t32.toTypedArray() as Float32Array;
+      const b = t16.toTypedArray() as Float32Array;
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differ++;
+    }
+    assert.ok(differ > 0, 'the updated weights are identical: the bf16 step did not run in bf16');
+  } finally {
+    m32.dispose();
+    m16.dispose();
+    data.dispose();
+    seg.dispose();
+  }
+});
