@@ -2,7 +2,8 @@
  * Image I/O through itk-wasm, with SimpleITK's conventions so that numbers match nnU-Net v1:
  * geometry in LPS with spacing and origin in (x, y, z) order and the direction as a row-major
  * matrix; voxel arrays in C order with shape (z, y, x) (or (t, z, y, x) for 4-D images). This is
- * the only module that touches itk-wasm images.
+ * the only module that touches itk-wasm images. Common NIfTI files are decoded in TypeScript by
+ * io/nifti.ts, with the numbers itk-wasm would give.
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import { type Image, InterfaceTypes, runPipelineNode } from 'itk-wasm';
 import { NnunetError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { product } from '../util/shape.js';
+import { decodeNifti1 } from './nifti.js';
 
 export type VoxelType =
   | 'uint8'
@@ -75,8 +77,21 @@ function niftiTwin(path: string): string | undefined {
   return undefined;
 }
 
-/** Reads an image file; 2-D, 3-D and 4-D scalar images are supported. */
-export async function readImage(path: string): Promise<Volume> {
+export interface ReadImageOptions {
+  /**
+   * Internal: which reader decodes NIfTI files. 'auto' (the default) uses the TypeScript decoder of
+   * io/nifti.ts and itk-wasm for the files it leaves out; 'itk-wasm' always uses itk-wasm (the tests
+   * and the benchmark compare the two).
+   */
+  niftiReader?: 'auto' | 'itk-wasm';
+}
+
+/**
+ * Reads an image file; 2-D, 3-D and 4-D scalar images are supported. NIfTI files are read once into
+ * memory and checked (complete gzip stream, complete voxel block); the common ones are then decoded in
+ * TypeScript with ITK's rules (io/nifti.ts), the others and every other format by itk-wasm.
+ */
+export async function readImage(path: string, options: ReadImageOptions = {}): Promise<Volume> {
   if (!existsSync(path)) {
     throw new NnunetError('ERR_NOT_FOUND', `Image file ${path} does not exist: check the path and the case name.`);
   }
@@ -86,7 +101,11 @@ export async function readImage(path: string): Promise<Volume> {
       `Cannot read ${path}: unsupported file type; use .nii.gz, .nii, .nrrd or .mha.`,
     );
   }
-  const nifti = path.endsWith('.nii') || path.endsWith('.nii.gz') ? await verifyNifti(path) : null;
+  const niftiBytes = path.endsWith('.nii') || path.endsWith('.nii.gz') ? await readCheckedNifti(path) : undefined;
+  if (niftiBytes !== undefined && options.niftiReader !== 'itk-wasm') {
+    const decoded = decodeNifti1(niftiBytes);
+    if ('volume' in decoded) return decoded.volume;
+  }
   // itk-wasm mounts the file's folder and the NIfTI library resolves X.nii.gz to X.nii when both
   // exist, so an ambiguous file is read from a private copy.
   const twin = niftiTwin(path);
@@ -111,36 +130,70 @@ export async function readImage(path: string): Promise<Volume> {
   }
   const volume = fromItk(image, path);
   // itk-wasm's reader turns NaN and infinite voxels into 0; keep them, so that they can be found.
+  const rawFloats = niftiBytes === undefined ? undefined : nonFiniteRawFloats(niftiBytes);
   if (
-    nifti?.rawFloats &&
-    nifti.rawFloats.length === volume.data.length &&
-    volume.data.constructor === nifti.rawFloats.constructor
+    rawFloats !== undefined &&
+    rawFloats.length === volume.data.length &&
+    volume.data.constructor === rawFloats.constructor
   ) {
-    volume.data = nifti.rawFloats;
+    volume.data = rawFloats;
   }
   return volume;
 }
 
 const gunzipAsync = promisify(gunzip);
 
+/** Deflate's largest expansion (about 1032:1), to bound a size hint read from a damaged trailer. */
+const DEFLATE_MAX_RATIO = 1032;
+
 /**
- * The NIfTI library zero-fills a truncated file without complaint, so NIfTI files are checked
- * first: the gzip stream must be complete (CRC and length) and the voxel block must be as large
- * as the header says.
+ * One output chunk as large as the gzip trailer says the data are (ISIZE, the size mod 2^32 of the
+ * last member; a wrong hint only means more chunks): with zlib's default 16 KiB chunks, async gunzip
+ * is about 1.5x slower than gunzipSync; with one chunk it is as fast, without blocking the thread.
  */
-async function verifyNifti(path: string): Promise<{ rawFloats?: Float32Array | Float64Array }> {
+function gunzipChunkSize(gz: Buffer): number {
+  const isize = gz.length >= 18 ? gz.readUInt32LE(gz.length - 4) : 0;
+  return Math.max(64 * 1024, Math.min(isize + 1, DEFLATE_MAX_RATIO * gz.length, 1 << 30));
+}
+
+/**
+ * The bytes of a NIfTI file (gunzipped), checked: the NIfTI library zero-fills a truncated file
+ * without complaint, so the gzip stream must be complete (CRC and length) and the voxel block must
+ * be as large as the header says.
+ */
+async function readCheckedNifti(path: string): Promise<Buffer> {
   const damaged = (why: string): never => {
     throw new NnunetError('ERR_IMAGE_READ', `Cannot read image ${path}: ${why}; re-export or re-download it.`);
   };
   let bytes: Buffer = await readFile(path);
   if (path.endsWith('.gz')) {
     try {
-      bytes = await gunzipAsync(bytes);
+      bytes = await gunzipAsync(bytes, { chunkSize: gunzipChunkSize(bytes) });
     } catch (e) {
       damaged(`the gzip data is truncated or corrupt (${shortReason(e)})`);
     }
   }
-  if (bytes.length < 348) damaged('the file is shorter than a NIfTI header');
+  const layout = niftiLayout(bytes);
+  if (typeof layout === 'string') return damaged(layout);
+  // A .nii with a separate .img (hdr/img pair) has no voxels inside; only single files are checked.
+  if (bytes.length < layout.needed) {
+    damaged(`the voxel data are incomplete (${bytes.length} of ${layout.needed} bytes)`);
+  }
+  return bytes;
+}
+
+interface NiftiLayout {
+  le: boolean;
+  hdr: number;
+  voxOffset: number;
+  voxels: number;
+  /** Bytes the file must hold: the data offset plus the voxel block as bitpix sizes it. */
+  needed: number;
+}
+
+/** Where a NIfTI-1 or NIfTI-2 header puts its voxels, or what is wrong with it. */
+function niftiLayout(bytes: Buffer): NiftiLayout | string {
+  if (bytes.length < 348) return 'the file is shorter than a NIfTI header';
   let le = true;
   let hdr = bytes.readInt32LE(0);
   if (hdr !== 348 && hdr !== 540) {
@@ -157,24 +210,29 @@ async function verifyNifti(path: string): Promise<{ rawFloats?: Float32Array | F
     bitpix = i16(72);
     voxOffset = le ? bytes.readFloatLE(108) : bytes.readFloatBE(108);
   } else if (hdr === 540) {
-    if (bytes.length < 540) damaged('the file is shorter than a NIfTI-2 header');
+    if (bytes.length < 540) return 'the file is shorter than a NIfTI-2 header';
     dims = Array.from({ length: 8 }, (_, i) => i64(16 + 8 * i));
     bitpix = i16(14);
     voxOffset = i64(168);
   } else {
-    return damaged('it does not start with a NIfTI-1 or NIfTI-2 header');
+    return 'it does not start with a NIfTI-1 or NIfTI-2 header';
   }
   const nd = dims[0] as number;
-  if (!(nd >= 1 && nd <= 7)) damaged(`its header declares ${nd} dimensions`);
+  if (!(nd >= 1 && nd <= 7)) return `its header declares ${nd} dimensions`;
   let voxels = 1;
   for (let i = 1; i <= nd; i++) voxels *= Math.max(1, dims[i] as number);
-  const needed = Math.max(voxOffset, hdr + 4) + (voxels * bitpix) / 8;
-  // A .nii with a separate .img (hdr/img pair) has no voxels inside; only single files are checked.
-  if (bytes.length < needed) {
-    damaged(`the voxel data are incomplete (${bytes.length} of ${needed} bytes)`);
-  }
-  // Unscaled little-endian float voxels holding NaN or infinity are handed back verbatim.
-  const datatype = hdr === 348 ? i16(70) : i16(12);
+  return { le, hdr, voxOffset, voxels, needed: Math.max(voxOffset, hdr + 4) + (voxels * bitpix) / 8 };
+}
+
+/**
+ * The voxels of an unscaled little-endian float NIfTI file when some are NaN or infinite (itk-wasm
+ * reads them as 0), else undefined.
+ */
+function nonFiniteRawFloats(bytes: Buffer): Float32Array | Float64Array | undefined {
+  const layout = niftiLayout(bytes);
+  if (typeof layout === 'string') return undefined;
+  const { le, hdr, voxOffset, voxels } = layout;
+  const datatype = hdr === 348 ? bytes.readInt16LE(70) : bytes.readInt16LE(12);
   const slope = hdr === 348 ? bytes.readFloatLE(112) : bytes.readDoubleLE(176);
   const inter = hdr === 348 ? bytes.readFloatLE(116) : bytes.readDoubleLE(184);
   const unscaled = Number.isNaN(slope) || slope === 0 || (slope === 1 && (inter === 0 || Number.isNaN(inter)));
@@ -183,9 +241,9 @@ async function verifyNifti(path: string): Promise<{ rawFloats?: Float32Array | F
     const start = Math.max(voxOffset, hdr + 4);
     const raw = new Ctor(voxels);
     new Uint8Array(raw.buffer).set(bytes.subarray(start, start + raw.byteLength));
-    for (let i = 0; i < raw.length; i++) if (!Number.isFinite(raw[i] as number)) return { rawFloats: raw };
+    for (let i = 0; i < raw.length; i++) if (!Number.isFinite(raw[i] as number)) return raw;
   }
-  return {};
+  return undefined;
 }
 
 /** NIfTI datatype codes of 32- and 64-bit floats. */
