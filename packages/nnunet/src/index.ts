@@ -118,7 +118,7 @@ export { type FindBestOptions, type FindBestResult, findBestConfiguration } from
 export { changeTrainerClass } from './sharing/change-trainer.js';
 export { type ExportOptions as ModelExportOptions, exportModelToZip } from './sharing/export.js';
 export { type InstallOptions, type InstallResult, installModelFromZip } from './sharing/install.js';
-export type { TrainOptions, TrainResult } from './training/options.js';
+export type { TrainingPrecision, TrainOptions, TrainResult } from './training/options.js';
 export type { FoldStatus } from './training/status.js';
 export { TRAINERS, type TrainerSpec } from './training/trainer-spec.js';
 export { plotTaskOverlays } from './visualisation/overlay.js';
