@@ -1,6 +1,6 @@
 /** nnU-Net v1's environment variables and task lookup. */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { NnunetError, requireEnvFolder, resolvePaths, resolveTaskName } from '../src/index.js';
@@ -51,6 +51,12 @@ test('a task is found by 4, "004" or its full name in any of the v1 folders', ()
   for (const id of [4, '4', '004', 'Task004_Hippocampus'])
     assert.equal(resolveTaskName(id, env), 'Task004_Hippocampus');
   assert.equal(resolveTaskName(55, env), 'Task055_SegTHOR', 'found among trained models');
+  // A task folder linked in from elsewhere (shared storage) counts; a dangling link does not.
+  mkdirSync(join(base, 'elsewhere', 'Task012_Linked'), { recursive: true });
+  symlinkSync(join(base, 'elsewhere', 'Task012_Linked'), join(base, 'raw', 'nnUNet_raw_data', 'Task012_Linked'));
+  symlinkSync(join(base, 'nowhere'), join(base, 'raw', 'nnUNet_raw_data', 'Task013_Dangling'));
+  assert.equal(resolveTaskName(12, env), 'Task012_Linked');
+  assert.throws(() => resolveTaskName(13, env), { code: 'ERR_NOT_FOUND' });
   assert.throws(() => resolveTaskName(7, env), { code: 'ERR_NOT_FOUND', message: /No task with id 7 \(Task007_\*\)/ });
   mkdirSync(join(base, 'pre', 'Task004_Other'), { recursive: true });
   assert.throws(() => resolveTaskName('4', env), /Task004_Hippocampus, Task004_Other/);

@@ -5,7 +5,7 @@
  *   RESULTS_FOLDER       -> <results>/nnUNet (trained models)
  * Nothing here creates folders; commands that write create what they write into.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { type Dirent, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import { CONFIGURATIONS } from './configuration.js';
@@ -82,8 +82,12 @@ export function taskIdOf(name: string): number | undefined {
 
 function subdirs(dir: string | undefined, prefix: string): string[] {
   if (dir === undefined || !existsSync(dir)) return [];
+  // Task folders are often symbolic links to shared storage on clusters: follow them.
+  const isFolder = (d: Dirent) =>
+    d.isDirectory() ||
+    (d.isSymbolicLink() && existsSync(join(dir, d.name)) && statSync(join(dir, d.name)).isDirectory());
   return readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && d.name.startsWith(prefix))
+    .filter((d) => d.name.startsWith(prefix) && isFolder(d))
     .map((d) => d.name);
 }
 
