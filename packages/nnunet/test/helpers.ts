@@ -12,6 +12,20 @@ export const FIXTURES = join(PACKAGE_ROOT, 'test', 'fixtures');
 /** The bundled 32-case MSD hippocampus subset at the repository root. */
 export const HIPPOCAMPUS = join(PACKAGE_ROOT, '..', '..', 'data', 'Task04_Hippocampus');
 
+/** The process environment with v1's three folders under `root` (raw, pre, results). */
+export function folderEnv(root: string): NodeJS.ProcessEnv & {
+  nnUNet_raw_data_base: string;
+  nnUNet_preprocessed: string;
+  RESULTS_FOLDER: string;
+} {
+  return {
+    ...process.env,
+    nnUNet_raw_data_base: join(root, 'raw'),
+    nnUNet_preprocessed: join(root, 'pre'),
+    RESULTS_FOLDER: join(root, 'results'),
+  };
+}
+
 export function tempDir(prefix = 'nnunet-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

@@ -19,29 +19,10 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { product } from '../util/shape.js';
 import { decodeNifti1 } from './nifti.js';
 
-export type VoxelType =
-  | 'uint8'
-  | 'int8'
-  | 'uint16'
-  | 'int16'
-  | 'uint32'
-  | 'int32'
-  | 'uint64'
-  | 'int64'
-  | 'float32'
-  | 'float64';
+/** The voxel types and arrays of a Volume (io/nifti.ts owns the list; itk-wasm's scalar types are the same). */
+export type { NiftiVoxelArray as VoxelArray, NiftiVoxelType as VoxelType } from './nifti.js';
 
-export type VoxelArray =
-  | Uint8Array
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Uint32Array
-  | Int32Array
-  | BigUint64Array
-  | BigInt64Array
-  | Float32Array
-  | Float64Array;
+import type { NiftiVoxelArray as VoxelArray, NiftiVoxelType as VoxelType } from './nifti.js';
 
 /** Physical placement of the voxel grid, in ITK/SimpleITK order and the LPS frame. */
 export interface ImageGeometry {

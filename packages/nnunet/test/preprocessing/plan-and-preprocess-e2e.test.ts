@@ -29,7 +29,7 @@ import {
   readStageStatus,
   requireCompletePreprocessing,
 } from '../../src/preprocessing/completion.js';
-import { HIPPOCAMPUS, PACKAGE_ROOT, tempDir } from '../helpers.js';
+import { folderEnv, HIPPOCAMPUS, PACKAGE_ROOT, tempDir } from '../helpers.js';
 
 const CLI = (name: string) => join(PACKAGE_ROOT, 'dist', 'src', 'cli', `${name}.js`);
 const TASK = 'Task004_Hippocampus';
@@ -59,14 +59,10 @@ test('plan_and_preprocess: a failed or killed run is refused by nnUNet_train unt
 }, async () => {
   const root = tempDir();
   const env = {
-    ...process.env,
-    nnUNet_raw_data_base: join(root, 'raw'),
-    nnUNet_preprocessed: join(root, 'pre'),
-    RESULTS_FOLDER: join(root, 'results'),
+    ...folderEnv(root),
   };
   rawTask(env.nnUNet_raw_data_base);
   const pre = join(env.nnUNet_preprocessed, TASK);
-  const cropped = join(env.nnUNet_raw_data_base, 'nnUNet_cropped_data', TASK);
   const stage = join(pre, 'nnUNetData_plans_v2.1_stage0');
   const splitsFile = join(pre, 'splits_final.json');
   // One worker: the cases are preprocessed one after the other, in sorted order.
@@ -74,7 +70,8 @@ test('plan_and_preprocess: a failed or killed run is refused by nnUNet_train unt
   const run = (name: string, ...args: string[]) =>
     spawnSync(process.execPath, [CLI(name), ...args], { env, encoding: 'utf8' });
   const train = () => run('train', '3d_fullres', 'nnUNetTrainerV2', '4', '0', '-val');
-  const locks = () => [pre, cropped].filter((f) => existsSync(join(f, PREPROCESSING_LOCK_FILE))); // only pre is locked
+  // The run locks the preprocessed task folder (its cropped folder is only written under that lock).
+  const locks = () => [pre].filter((f) => existsSync(join(f, PREPROCESSING_LOCK_FILE)));
 
   // 1. A case that cannot be written (a folder in its place) stops the run after C0 and C1.
   mkdirSync(join(stage, `${C2}.npy`), { recursive: true });

@@ -17,7 +17,7 @@ import { readNpzRaw } from '../../src/io/npz.js';
 import type { Plans } from '../../src/model/plans.js';
 import { preprocessWithPlans } from '../../src/pipeline/plan-and-preprocess.js';
 import { readSegFromPrevStage } from '../../src/training/prev-stage.js';
-import { PACKAGE_ROOT, tempDir } from '../helpers.js';
+import { folderEnv, PACKAGE_ROOT, tempDir } from '../helpers.js';
 
 const CLI = (name: string) => join(PACKAGE_ROOT, 'dist', 'src', 'cli', `${name}.js`);
 const TASK = 'Task903_Cascade';
@@ -107,10 +107,7 @@ test('cascade from the CLI: lowres next-stage predictions, cascade training and 
 }, async () => {
   const root = tempDir();
   const env = {
-    ...process.env,
-    nnUNet_raw_data_base: join(root, 'raw'),
-    nnUNet_preprocessed: join(root, 'pre'),
-    RESULTS_FOLDER: join(root, 'results'),
+    ...folderEnv(root),
     OMP_NUM_THREADS: '1',
   };
   const run = (name: string, ...args: string[]) =>

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HIPPOCAMPUS, PACKAGE_ROOT, tempDir } from '../helpers.js';
+import { folderEnv, HIPPOCAMPUS, PACKAGE_ROOT, tempDir } from '../helpers.js';
 
 export const CLI = (name: string) => join(PACKAGE_ROOT, 'dist', 'src', 'cli', `${name}.js`);
 
@@ -39,10 +39,7 @@ export interface Workspace {
 export function preparedWorkspace(cases = 10): Workspace {
   const root = tempDir();
   const env = {
-    ...process.env,
-    nnUNet_raw_data_base: join(root, 'raw'),
-    nnUNet_preprocessed: join(root, 'pre'),
-    RESULTS_FOLDER: join(root, 'results'),
+    ...folderEnv(root),
     NNUNET_PROGRESS_SECONDS: '0',
   };
   const run = (name: string, args: string[], status = 0) => {
