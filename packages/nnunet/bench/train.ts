@@ -61,6 +61,7 @@ import { loadDataset } from '../src/training/data-loader.js';
 import { batchDiceFor, deepSupervisionLoss, downsampleSegForDeepSupervision } from '../src/training/loss.js';
 import { GRAD_CLIP_NORM, INITIAL_LR, MOMENTUM, WEIGHT_DECAY } from '../src/training/trainer-spec.js';
 import { inScratchFolder, requireMsdTask, requirePositiveInt } from './common.js';
+import { trainStepBench } from './train-step.js';
 
 const SEED = 12345;
 const WARMUP = 2;
@@ -414,4 +415,6 @@ async function run(work: string): Promise<void> {
   );
 }
 
-await main();
+// With arguments (--plans FILE ...): our step alone, see bench/train-step.ts.
+if (process.argv.length > 2) await trainStepBench(process.argv.slice(2));
+else await main();

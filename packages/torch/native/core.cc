@@ -1,5 +1,6 @@
 // Tensor metadata, creation, random generators, autograd modes, autocast, threads and CUDA.
 #include <ATen/autocast_mode.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <ATen/Parallel.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/GradMode.h>
@@ -59,6 +60,12 @@ struct Ret<GeneratorHandle> {
 };
 
 namespace {
+
+// The one recording in progress (LibTorch's recorder is process-wide); destroying it writes the trace.
+std::unique_ptr<torch::autograd::profiler::RecordProfile>& activeProfile() {
+  static std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+  return profile;
+}
 
 Registrar coreExports{
     // ---- metadata
@@ -183,6 +190,14 @@ Registrar coreExports{
           []() {
             if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
           }),
+
+    // ---- profiling: LibTorch's own op recorder, written as a Chrome trace when stopped
+    TN_FN("profileStart",
+          [](std::string path) {
+            TORCH_CHECK(!activeProfile(), "a profile is already being recorded");
+            activeProfile() = std::make_unique<torch::autograd::profiler::RecordProfile>(path);
+          }),
+    TN_FN("profileStop", []() { activeProfile().reset(); }),
 
     // ---- threads and devices
     TN_FN("setNumThreads", [](int64_t n) { at::set_num_threads(static_cast<int>(n)); }),

@@ -1,4 +1,6 @@
 // Neural-network ops (all differentiable through LibTorch's autograd).
+#include <ATen/autocast_mode.h>
+
 #include "binding.h"
 
 namespace tnode {
@@ -46,6 +48,41 @@ T interpolate(T x, std::string mode, Shape size, std::optional<std::vector<doubl
   TORCH_CHECK(false, "interpolate: mode '", mode, "' does not apply to input of shape ", x.sizes());
 }
 
+// A transposed convolution whose kernel equals its stride (no padding, dilation or groups) writes
+// every output voxel from exactly one input voxel: it is one matrix product of the voxels' channel
+// vectors with the weight, followed by a re-arrangement of the kernel offsets into space.
+bool transposeIsMatmul(const T& x, const T& w, const Shape& stride, const Shape& pad, const Shape& dil,
+                       const Shape& outPad, int64_t groups) {
+  if (groups != 1 || x.dim() != w.dim() || x.dim() < 4 || x.dim() > 5) return false;
+  for (size_t i = 0; i < stride.size(); ++i)
+    if (w.size(2 + i) != stride[i] || pad[i] != 0 || dil[i] != 1 || outPad[i] != 0) return false;
+  return true;
+}
+
+T transposeByMatmul(const T& x, const T& w, const OptT& b) {
+  const int64_t nd = x.dim() - 2, batch = x.size(0), cin = x.size(1), cout = w.size(1);
+  // [B, Cin, *S] -> [B * prod(S), Cin] @ [Cin, Cout * prod(K)]; at::mm follows autocast's rules.
+  T rows = at::mm(x.movedim(1, -1).reshape({-1, cin}), w.reshape({cin, -1}));
+  Shape split{batch};
+  for (int64_t i = 0; i < nd; ++i) split.push_back(x.size(2 + i));
+  split.push_back(cout);
+  for (int64_t i = 0; i < nd; ++i) split.push_back(w.size(2 + i));
+  // [B, *S, Cout, *K] -> [B, Cout, S0, K0, S1, K1, ...] -> [B, Cout, S0 * K0, ...]
+  Shape order{0, nd + 1};
+  Shape out{batch, cout};
+  for (int64_t i = 0; i < nd; ++i) {
+    order.push_back(1 + i);
+    order.push_back(nd + 2 + i);
+    out.push_back(x.size(2 + i) * w.size(2 + i));
+  }
+  T y = rows.view(split).permute(order).reshape(out);
+  if (b) {
+    Shape bshape(static_cast<size_t>(nd + 2), 1);
+    bshape[1] = cout;
+    y = y + b->to(y.scalar_type()).view(bshape);
+  }
+  return y;
+}
 
 Registrar nnExports{
     TN_FN("convolution",
@@ -57,6 +94,10 @@ Registrar nnExports{
               if (nd == 2) return at::conv2d(x, w, opt(b), stride, pad, dil, groups);
               return at::conv1d(x, w, opt(b), stride, pad, dil, groups);
             }
+            // LibTorch 1.13's CPU autocast runs transposed convolutions in float32 (their CPU kernel has no
+            // bf16 path), which casts the decoder back and forth; the matrix form runs in autocast's dtype.
+            if (x.is_cpu() && at::autocast::is_cpu_enabled() && transposeIsMatmul(x, w, stride, pad, dil, outPad, groups))
+              return transposeByMatmul(x, w, b);
             if (nd == 3) return at::conv_transpose3d(x, w, opt(b), stride, pad, outPad, groups, dil);
             if (nd == 2) return at::conv_transpose2d(x, w, opt(b), stride, pad, outPad, groups, dil);
             return at::conv_transpose1d(x, w, opt(b), stride, pad, outPad, groups, dil);
@@ -66,6 +107,22 @@ Registrar nnExports{
           [](T x, OptT w, OptT b, OptT rm, OptT rv, bool useInputStats, double momentum, double eps) {
             return at::instance_norm(x, opt(w), opt(b), opt(rm), opt(rv), useInputStats, momentum, eps,
                                      at::globalContext().userEnabledCuDNN());
+          }),
+    TN_FN("instanceNormLeakyRelu",
+          [](T x, OptT w, OptT b, double eps, double slope) {
+            // at::instance_norm's own steps (batch norm over [1, B * C, ...]), with the leaky ReLU applied in
+            // place to the normalised tensor before it is viewed back: autograd then records no CopySlices
+            // (and none of its full-size copies), which an in-place op on instance_norm's returned view does.
+            Shape shape = x.sizes().vec();
+            const int64_t batch = shape[0];
+            Shape flat = shape;
+            flat[0] = 1;
+            flat[1] = batch * shape[1];
+            T y = at::batch_norm(x.contiguous().view(flat), w ? c10::optional<T>(w->repeat({batch})) : c10::nullopt,
+                                 b ? c10::optional<T>(b->repeat({batch})) : c10::nullopt, c10::nullopt, c10::nullopt,
+                                 true, 0.0, eps, at::globalContext().userEnabledCuDNN());
+            at::leaky_relu_(y, slope);
+            return y.view(shape);
           }),
     TN_FN("batchNorm",
           [](T x, OptT w, OptT b, OptT rm, OptT rv, bool training, double momentum, double eps) {

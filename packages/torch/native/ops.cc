@@ -20,10 +20,20 @@ c10::optional<at::Scalar> optScalar(const OptS& s) {
   return c10::nullopt;
 }
 
+// 'channels_last' (4-D), 'channels_last_3d' (5-D) or 'contiguous', torch.memory_format's names.
+at::MemoryFormat memoryFormat(const std::string& f) {
+  if (f == "contiguous") return at::MemoryFormat::Contiguous;
+  if (f == "channels_last") return at::MemoryFormat::ChannelsLast;
+  if (f == "channels_last_3d") return at::MemoryFormat::ChannelsLast3d;
+  TORCH_CHECK(false, "memory format must be 'contiguous', 'channels_last' or 'channels_last_3d', got '", f, "'");
+}
+
 Registrar viewExports{
     // ---- conversion and copies
     TN_FN("to", [](T t, std::string dev, at::ScalarType d, bool copy) { return t.to(c10::Device(dev), d, false, copy); }),
     TN_FN("contiguous", [](T t) { return t.contiguous(); }),
+    TN_FN("contiguousAs", [](T t, std::string f) { return t.contiguous(memoryFormat(f)); }),
+    TN_FN("isContiguousAs", [](T t, std::string f) { return t.is_contiguous(memoryFormat(f)); }),
     TN_FN("clone", [](T t) { return t.clone(); }),
     TN_FN("copy_", [](T t, T src) { t.copy_(src); }),
     TN_FN("alias", [](T t) { return t.alias(); }),

@@ -109,6 +109,26 @@ export function instanceNorm(x: Tensor, o: NormOptions & { useInputStats?: boole
   );
 }
 
+/**
+ * instanceNorm (input statistics, optional affine) followed by leakyRelu_ on the result: the same
+ * values as the two calls, without the full-size copies that autograd adds for an in-place op on
+ * instance norm's output (the ReLU runs on the normalised tensor before it is shaped back).
+ */
+export function instanceNormLeakyRelu(
+  x: Tensor,
+  o: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; negativeSlope?: number } = {},
+): Tensor {
+  return new Tensor(
+    native.instanceNormLeakyRelu(
+      x.handle,
+      optHandle('weight', o.weight),
+      optHandle('bias', o.bias),
+      o.eps ?? 1e-5,
+      o.negativeSlope ?? 0.01,
+    ),
+  );
+}
+
 export function batchNorm(x: Tensor, o: NormOptions & { training?: boolean } = {}): Tensor {
   return new Tensor(
     native.batchNorm(

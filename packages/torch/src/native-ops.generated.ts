@@ -74,6 +74,8 @@ export interface NativeOps {
   autocastSet(cuda: boolean, cpu: boolean, gpuDtype: number, cpuDtype: number): void;
   autocastEnter(): void;
   autocastExit(): void;
+  profileStart(path: string): void;
+  profileStop(): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   setNumInteropThreads(n: number): void;
@@ -114,6 +116,13 @@ export interface NativeOps {
     useInputStats: boolean,
     momentum: number,
     eps: number,
+  ): Handle;
+  instanceNormLeakyRelu(
+    x: Handle,
+    w: Handle | null | undefined,
+    b: Handle | null | undefined,
+    eps: number,
+    slope: number,
   ): Handle;
   batchNorm(
     x: Handle,
@@ -184,6 +193,8 @@ export interface NativeOps {
   // native/ops.cc
   to(t: Handle, dev: string, d: number, copy: boolean): Handle;
   contiguous(t: Handle): Handle;
+  contiguousAs(t: Handle, f: string): Handle;
+  isContiguousAs(t: Handle, f: string): boolean;
   clone(t: Handle): Handle;
   copy_(t: Handle, src: Handle): void;
   alias(t: Handle): Handle;

@@ -35,3 +35,19 @@ export const cuda = {
 export function memoryStats(): { liveTensors: number; liveBytes: number } {
   return { liveTensors: native.liveTensors(), liveBytes: native.liveBytes() };
 }
+
+/**
+ * Records every LibTorch op that runs during fn (name, thread, start, duration, nesting) and
+ * writes them to `path` as a Chrome trace (chrome://tracing, Perfetto) when fn returns or throws.
+ * One recording at a time per process.
+ */
+export function profile<T>(path: string, fn: () => T): T {
+  native.profileStart(path);
+  try {
+    const r = fn();
+    if (r instanceof Promise) throw new TypeError('profile(path, fn): fn must be synchronous; it returned a Promise');
+    return r;
+  } finally {
+    native.profileStop();
+  }
+}

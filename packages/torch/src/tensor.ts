@@ -83,6 +83,9 @@ function dimsArg(name: string, dim: number | readonly number[] | undefined): Sha
 
 // ---------------------------------------------------------------- Tensor
 
+/** torch.memory_format by name: row-major, or channels stored last for 4-D / 5-D tensors. */
+export type MemoryFormat = 'contiguous' | 'channels_last' | 'channels_last_3d';
+
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the unary methods are declared by the interface below and installed on the prototype from one list
 export class Tensor implements Disposable {
   #h: Handle | null;
@@ -145,8 +148,9 @@ export class Tensor implements Disposable {
   get strides(): number[] {
     return native.strides(this.handle);
   }
-  isContiguous(): boolean {
-    return native.isContiguous(this.handle);
+  /** Whether the elements lie densely in `format`'s order (default: row-major, torch.contiguous_format). */
+  isContiguous(format: MemoryFormat = 'contiguous'): boolean {
+    return format === 'contiguous' ? native.isContiguous(this.handle) : native.isContiguousAs(this.handle, format);
   }
   toString(): string {
     return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
@@ -218,8 +222,14 @@ export class Tensor implements Disposable {
   float(): Tensor {
     return this.to('float32');
   }
-  contiguous(): Tensor {
-    return new Tensor(native.contiguous(this.handle));
+  /**
+   * The same values laid out densely in `format` (a view of this tensor when they already are):
+   * 'channels_last' / 'channels_last_3d' keep the shape and store the channel dimension last.
+   */
+  contiguous(format: MemoryFormat = 'contiguous'): Tensor {
+    return new Tensor(
+      format === 'contiguous' ? native.contiguous(this.handle) : native.contiguousAs(this.handle, format),
+    );
   }
   clone(): Tensor {
     return new Tensor(native.clone(this.handle));

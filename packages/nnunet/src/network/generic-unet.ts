@@ -100,10 +100,16 @@ export class ConvNormNonlin extends Module {
   }
   forward(x: Tensor): Tensor {
     const y = this.conv.forward(x);
-    const z = this.instnorm.forward(y);
+    // v1's LeakyReLU(inplace=True) after the norm, in one op that spares autograd the copies an
+    // in-place op on the norm's output view would cost (same values).
+    const z = F.instanceNormLeakyRelu(y, {
+      weight: this.instnorm.weight,
+      bias: this.instnorm.bias,
+      eps: this.instnorm.eps,
+      negativeSlope: LEAKY_RELU_SLOPE,
+    });
     y.dispose();
-    // In place, as v1's LeakyReLU(inplace=True): the norm output is not needed for its backward.
-    return F.leakyRelu_(z, LEAKY_RELU_SLOPE);
+    return z;
   }
 }
 

@@ -6,7 +6,7 @@ import { noGrad } from '../autograd.js';
 import type { DType } from '../dtype.js';
 import { argError } from '../errors.js';
 import { keep } from '../scope.js';
-import type { Device, Tensor } from '../tensor.js';
+import type { Device, MemoryFormat, Tensor } from '../tensor.js';
 
 export abstract class Module {
   training = true;
@@ -119,6 +119,22 @@ export abstract class Module {
         const moved = t.to(target);
         t.setData_(moved);
         moved.dispose();
+      }
+    });
+    return this;
+  }
+
+  /**
+   * Stores every 4-D or 5-D parameter and buffer (convolution weights) in `format` in place, like
+   * torch's module.to(memory_format=...); other tensors keep their layout.
+   */
+  toMemoryFormat(format: MemoryFormat): this {
+    noGrad(() => {
+      for (const [, t] of this.stateDict()) {
+        if (t.ndim !== 4 && t.ndim !== 5) continue;
+        const laid = t.contiguous(format);
+        t.setData_(laid);
+        laid.dispose();
       }
     });
     return this;
