@@ -19,7 +19,16 @@ export { Adam, type AdamOptions, AdamW } from './optim/adam.js';
 export { clipGradNorm_ } from './optim/clip.js';
 export { Optimizer } from './optim/optimizer.js';
 export { SGD, type SGDOptions } from './optim/sgd.js';
-export { cuda, getNumThreads, manualSeed, memoryStats, profile, setNumThreads, version } from './runtime.js';
+export {
+  cpuHasNativeBf16,
+  cuda,
+  getNumThreads,
+  manualSeed,
+  memoryStats,
+  profile,
+  setNumThreads,
+  version,
+} from './runtime.js';
 export * as safetensors from './safetensors.js';
 export { dispose, keep, tidy } from './scope.js';
 export { type Device, Generator, type MemoryFormat, type Scalar, type Shape, Tensor } from './tensor.js';

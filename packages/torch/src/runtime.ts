@@ -1,4 +1,5 @@
 /** Process-wide settings: threads, seeds, devices, and live-memory counters. */
+import { readFileSync } from 'node:fs';
 import { argError } from './errors.js';
 import { native } from './native.js';
 
@@ -49,5 +50,22 @@ export function profile<T>(path: string, fn: () => T): T {
     return r;
   } finally {
     native.profileStop();
+  }
+}
+
+/**
+ * Whether this CPU computes bfloat16 dot products natively (x86 AVX-512 BF16 or AMX-BF16, read
+ * from Linux's /proc/cpuinfo): there bf16 autocast roughly halves convolution time; elsewhere
+ * oneDNN emulates bf16 and float32 is as fast or faster. False where the flags cannot be read.
+ * (Parsed here because LibTorch 1.13 exposes no CPU-capability query and no npm package does
+ * without a native build.)
+ */
+export function cpuHasNativeBf16(): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/) ?? [];
+    return flags.includes('avx512_bf16') || flags.includes('amx_bf16');
+  } catch {
+    return false;
   }
 }

@@ -42,7 +42,7 @@ import {
   readLedger,
   recordCase,
 } from './output-folder.js';
-import { averageSoftmax, predictSlidingWindow2D, predictSlidingWindow3D } from './sliding-window.js';
+import { averageSoftmax, predictSlidingWindow2D, predictSlidingWindow3D, windowBatch } from './sliding-window.js';
 
 export interface InputCase {
   id: string;
@@ -163,6 +163,13 @@ export interface PredictCaseOptions {
   /** false disables test-time mirroring (v1's --disable_tta). */
   mirror?: boolean;
   mixedPrecision?: boolean;
+  /**
+   * The network's arithmetic on the CPU: 'float32' (default; v1's probabilities bit for bit) or
+   * 'bfloat16' (autocast; several windows per forward pass unless windowsPerForward says otherwise).
+   */
+  cpuPrecision?: 'float32' | 'bfloat16';
+  /** Network inputs (window x mirror) per forward pass; default 1 in float32, windowBatch(patch) in bf16. */
+  windowsPerForward?: number;
   device?: 'cpu' | 'cuda';
   /** Keep the probabilities on the original grid (for --save_npz). */
   keepSoftmax?: boolean;
@@ -222,6 +229,8 @@ export function predictCroppedCase(
       useGaussian: true,
       device: o.device ?? 'cpu',
       mixedPrecision: o.mixedPrecision ?? false,
+      cpuPrecision: o.cpuPrecision ?? 'float32',
+      windowsPerForward: o.windowsPerForward ?? (o.cpuPrecision === 'bfloat16' ? windowBatch(stagePlan.patch_size) : 1),
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     };
     const r = is2d

@@ -44,9 +44,10 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
     if (note !== null) ctx.log(note);
     if (nothingToContinue) ctx.log(`-c: ${ctx.foldFolder} has no checkpoint yet, so this run starts the fold`);
     for (const n of prepareFoldFolder(ctx.foldFolder, { freshRun: !resuming && o.disableSaving !== true })) ctx.log(n);
+    const startPrecision = o.precision ?? (resuming ? undefined : o.newRunPrecision);
     const model = createFoldModel(ctx, {
       ...(o.pretrainedWeights ? { pretrainedWeights: o.pretrainedWeights } : {}),
-      ...(o.precision !== undefined ? { precision: o.precision } : {}),
+      ...(startPrecision !== undefined ? { precision: startPrecision } : {}),
       resuming,
     });
     try {

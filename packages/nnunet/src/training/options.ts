@@ -27,8 +27,13 @@ export interface TrainOptions {
   /** Test and benchmark knob: overrides the planned batch size. */
   batchSize?: number;
   device?: 'cpu' | 'cuda';
-  /** See TrainingPrecision (default float32; -c keeps the run's unless given). */
+  /** See TrainingPrecision: given, it applies to new and continued runs alike (-c keeps the run's otherwise). */
   precision?: TrainingPrecision;
+  /**
+   * The precision of a run that starts from scratch when `precision` is not given (default
+   * float32). nnUNet_train passes bfloat16 on CPUs with native bf16 (model/precision.ts).
+   */
+  newRunPrecision?: TrainingPrecision;
   continueTraining?: boolean;
   /** Only run the final validation of an existing model (v1's -val). */
   validationOnly?: boolean;

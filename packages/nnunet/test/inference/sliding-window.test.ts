@@ -220,6 +220,50 @@ test("golden predictions equal v1's tiled algorithm (PyTorch, same dyadic networ
   }
 });
 
+test('several windows and mirrors per forward pass, and bf16 on the CPU, against the golden predictions', (t) => {
+  for (const g of INDEX.golden) {
+    const nd = g.patch.length as 2 | 3;
+    const { net, dispose } = goldenNetwork(nd, g.shape[0] as number, g.hidden, g.classes);
+    const batches: number[] = [];
+    const dtypes = new Set<string>();
+    const recording: NetworkFn = (x) => {
+      batches.push(x.shape[0] as number);
+      const y = net(x);
+      dtypes.add(y.dtype);
+      return y;
+    };
+    const options: SlidingWindowOptions = {
+      patchSize: g.patch,
+      numClasses: g.classes,
+      stepSize: g.step,
+      mirrorAxes: g.mirrorAxes,
+      useGaussian: g.gaussian,
+    };
+    const x = goldenInput(g.shape);
+    const run = nd === 3 ? predictSlidingWindow3D : predictSlidingWindow2D;
+    const want = readNpy(join(DIR, `${g.name}.npy`));
+    const flips = mirrorCombinations(nd, g.mirrorAxes).length;
+    for (const perForward of [3, 64]) {
+      batches.length = 0;
+      const got = run(recording, x, g.shape, { ...options, windowsPerForward: perForward });
+      const inputs = batches.reduce((a, b) => a + b, 0);
+      assert.equal(inputs % flips, 0, `${g.name}: every window predicted with all ${flips} mirrors`);
+      assert.ok(
+        batches.every((b) => b <= perForward) && batches.length < inputs,
+        `${g.name}: batches of at most ${perForward}, more than one input per pass: ${batches}`,
+      );
+      // The dyadic networks' convolutions are exact in any batch: the same values as one at a time.
+      expectClose(got.softmax, want.data, { atol: 1e-6, what: `${g.name}, ${perForward} per forward` });
+    }
+    dtypes.clear();
+    const bf = run(recording, x, g.shape, { ...options, cpuPrecision: 'bfloat16', windowsPerForward: 2 });
+    assert.deepEqual([...dtypes], ['bfloat16'], `${g.name}: the network ran under bf16 autocast`);
+    const { maxAbs } = expectClose(bf.softmax, want.data, { atol: 4e-2, what: `${g.name}, bf16` });
+    t.diagnostic(`${g.name}: bf16 max |diff| ${maxAbs}`);
+    dispose();
+  }
+});
+
 // ---------------------------------------------------------------- properties
 
 test('an identity network returns its input through any tiling, step, mirroring and padding', () => {

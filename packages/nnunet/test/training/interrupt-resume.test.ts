@@ -121,7 +121,7 @@ test('SIGTERM and SIGKILL at chosen iterations, continued with -c, end with the 
   assert.match(
     resumed.stderr,
     new RegExp(
-      `continuing from model_latest at epoch 1, iteration ${st.iteration} in float32 \\(as the run was started\\); schedule: 2 epochs \\(as the run was started\\), 3 iterations per epoch \\(as the run was started\\)`,
+      `continuing from model_latest at epoch 1, iteration ${st.iteration} in (float32|bfloat16) \\(as the run was started\\); schedule: 2 epochs \\(as the run was started\\), 3 iterations per epoch \\(as the run was started\\)`,
     ),
   );
   assert.ok(weights(fold).equals(reference), 'SIGTERM + -c: final weights differ from the uninterrupted run');
