@@ -2,6 +2,10 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { autocast, clipGradNorm_, type SGD, type Tensor, tidy } from '@nnunet/torch';
+import type { GenericUNet } from '../src/network/generic-unet.js';
+import { deepSupervisionLoss } from '../src/training/loss.js';
+import { GRAD_CLIP_NORM } from '../src/training/trainer-spec.js';
 
 /** Exits with one sentence unless `value` (read from $name) is a positive integer. */
 export function requirePositiveInt(name: string, value: number, example = 2): void {
@@ -28,4 +32,30 @@ export async function inScratchFolder(prefix: string, fn: (work: string) => Prom
     if (process.env.BENCH_KEEP === '1') console.log(`\nkept ${work}`);
     else rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * training/steps.ts's step as a function of (data, targets): forward (under CPU bf16 autocast when
+ * asked, outputs cast back to float32), deep-supervision Dice + CE, backward, clip at 12, SGD step.
+ * Returns the loss.
+ */
+export function makeStep(
+  net: GenericUNet,
+  optimizer: SGD,
+  dsWeights: readonly number[],
+  lossOptions: { batchDice: boolean },
+): (data: Tensor, targets: readonly Tensor[], bf16?: boolean) => number {
+  const params = net.parameters();
+  return (data, targets, bf16 = false) =>
+    tidy(() => {
+      const outputs = bf16
+        ? (autocast('cpu', () => net.forward(data)) as Tensor[]).map((o) => o.to('float32'))
+        : (net.forward(data) as Tensor[]);
+      const loss = deepSupervisionLoss(outputs, targets, dsWeights, lossOptions);
+      optimizer.zeroGrad();
+      loss.backward();
+      clipGradNorm_(params, GRAD_CLIP_NORM);
+      optimizer.step();
+      return loss.item();
+    });
 }

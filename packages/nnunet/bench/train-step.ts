@@ -16,25 +16,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import {
-  autocast,
-  clipGradNorm_,
-  Generator,
-  type MemoryFormat,
-  profile,
-  rand,
-  SGD,
-  setNumThreads,
-  type Tensor,
-  tidy,
-} from '@nnunet/torch';
+import { Generator, type MemoryFormat, profile, rand, SGD, setNumThreads, tidy } from '@nnunet/torch';
 import { readPlans } from '../src/model/plans.js';
 import { deepSupervisionLossWeights, deepSupervisionScales } from '../src/network/deep-supervision.js';
 import { unetConfigFromPlans } from '../src/network/from-plans.js';
 import { GenericUNet } from '../src/network/generic-unet.js';
 import { initWeightsHe } from '../src/network/init.js';
-import { deepSupervisionLoss, downsampleSegForDeepSupervision } from '../src/training/loss.js';
-import { GRAD_CLIP_NORM, INITIAL_LR, MOMENTUM, WEIGHT_DECAY } from '../src/training/trainer-spec.js';
+import { downsampleSegForDeepSupervision } from '../src/training/loss.js';
+import { INITIAL_LR, MOMENTUM, WEIGHT_DECAY } from '../src/training/trainer-spec.js';
+import { makeStep } from './common.js';
 
 const SEED = 12345;
 
@@ -109,18 +99,8 @@ export async function trainStepBench(argv: string[]): Promise<void> {
     return downsampleSegForDeepSupervision(seg, dsScales);
   });
 
-  const step = (): number =>
-    tidy(() => {
-      const outputs = bf16
-        ? (autocast('cpu', () => net.forward(data)) as Tensor[]).map((o) => o.to('float32'))
-        : (net.forward(data) as Tensor[]);
-      const loss = deepSupervisionLoss(outputs, targets, dsWeights, lossOptions);
-      optimizer.zeroGrad();
-      loss.backward();
-      clipGradNorm_(params, GRAD_CLIP_NORM);
-      optimizer.step();
-      return loss.item();
-    });
+  const trainStep = makeStep(net, optimizer, dsWeights, lossOptions);
+  const step = () => trainStep(data, targets, bf16);
 
   const times: number[] = [];
   for (let i = 0; i < warmup + iters; i++) {

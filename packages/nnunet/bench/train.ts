@@ -34,17 +34,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  autocast,
-  clipGradNorm_,
-  Generator,
-  getNumThreads,
-  rand,
-  SGD,
-  setNumThreads,
-  type Tensor,
-  tidy,
-} from '@nnunet/torch';
+import { Generator, getNumThreads, rand, SGD, setNumThreads, tidy } from '@nnunet/torch';
 import { convertDecathlonTask } from '../src/io/convert-decathlon.js';
 import { defaultMirrorAxes, stageForConfiguration } from '../src/model/layout.js';
 import type { Plans } from '../src/model/plans.js';
@@ -58,9 +48,9 @@ import { plansFileName } from '../src/planning/plan-from-fingerprint.js';
 import { type AugmentationParams, trainerV2AugmentationParams } from '../src/training/augmentation/index.js';
 import { BatchProducer } from '../src/training/batch-producer.js';
 import { loadDataset } from '../src/training/data-loader.js';
-import { batchDiceFor, deepSupervisionLoss, downsampleSegForDeepSupervision } from '../src/training/loss.js';
-import { GRAD_CLIP_NORM, INITIAL_LR, MOMENTUM, WEIGHT_DECAY } from '../src/training/trainer-spec.js';
-import { inScratchFolder, requireMsdTask, requirePositiveInt } from './common.js';
+import { batchDiceFor, downsampleSegForDeepSupervision } from '../src/training/loss.js';
+import { INITIAL_LR, MOMENTUM, WEIGHT_DECAY } from '../src/training/trainer-spec.js';
+import { inScratchFolder, makeStep, requireMsdTask, requirePositiveInt } from './common.js';
 import { trainStepBench } from './train-step.js';
 
 const SEED = 12345;
@@ -226,18 +216,7 @@ async function run(work: string): Promise<void> {
   );
 
   /** trainer.ts's step on one batch (training/steps.ts), in float32 or under CPU bf16 autocast; returns the loss. */
-  const step = (data: Tensor, targets: readonly Tensor[], bf16 = false): number =>
-    tidy(() => {
-      const outputs = bf16
-        ? (autocast('cpu', () => net.forward(data)) as Tensor[]).map((o) => o.to('float32'))
-        : (net.forward(data) as Tensor[]);
-      const l = deepSupervisionLoss(outputs, targets, dsWeights, lossOptions);
-      optimizer.zeroGrad();
-      l.backward();
-      clipGradNorm_(params, GRAD_CLIP_NORM);
-      optimizer.step();
-      return l.item();
-    });
+  const step = makeStep(net, optimizer, dsWeights, lossOptions);
 
   console.log('');
   // ---------------------------------------------------------------- (1) dummy loop
