@@ -41,6 +41,8 @@ if [ -n "${LIBTORCH:-}" ]; then
 elif [ ! -f "$DEBIAN_TORCH_CONFIG" ]; then
   missing+=(libtorch-dev)
 fi
+# c10d's Gloo process group (data-parallel training) compiles against Gloo's headers.
+if [ -z "${LIBTORCH:-}" ] && [ ! -f /usr/include/gloo/config.h ]; then missing+=(libgloo-dev); fi
 # progress.png labels need a font; resvg draws no text without one.
 if [ ! -d /usr/share/fonts/truetype/dejavu ] && is_root && have apt-get; then missing+=(fonts-dejavu-core); fi
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi

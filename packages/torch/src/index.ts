@@ -8,6 +8,14 @@
 export { autocast, GradScaler } from './amp.js';
 export { enableGrad, grad, inferenceMode, isGradEnabled, isInferenceMode, noGrad } from './autograd.js';
 export * from './creation.js';
+export {
+  averageGradients,
+  type Backend,
+  ProcessGroup,
+  type ProcessGroupOptions,
+  type ReduceOp,
+  Work,
+} from './distributed.js';
 export { DTYPE_BYTES, type DType, isFloating } from './dtype.js';
 export { TorchError, type TorchErrorCode } from './errors.js';
 export * as F from './functional.js';

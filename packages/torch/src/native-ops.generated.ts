@@ -85,6 +85,29 @@ export interface NativeOps {
   torchVersion(): string;
   parallelInfo(): string;
 
+  // native/distributed.cc
+  distHasBackend(backend: string): boolean;
+  distCreateGroup(
+    backend: string,
+    storeKind: string,
+    address: string,
+    port: number,
+    rank: number,
+    size: number,
+    timeoutMs: number,
+    device: string,
+  ): number;
+  distDestroyGroup(id: number): void;
+  distAllReduce(id: number, tensors: readonly Handle[], op: string): number;
+  distBroadcast(id: number, tensors: readonly Handle[], root: number): number;
+  distAllGather(id: number, outputs: readonly Handle[], input: Handle): number;
+  distBarrier(id: number): number;
+  distIsCompleted(work: number): boolean;
+  distWait(work: number): void;
+  distAverageGradients(id: number, params: readonly Handle[], bucketBytes: number): void;
+  distStoreSet(id: number, key: string, value: string): void;
+  distStoreGet(id: number, key: string): string;
+
   // native/memory.cc
   liveTensors(): number;
   liveBytes(): number;
