@@ -122,6 +122,11 @@ export interface SoftDiceOptions {
   doBg?: boolean;
   /** v1: 1e-5. */
   smooth?: number;
+  /**
+   * Data-parallel training with batch Dice: turns this process's soft tp/fp/fn into those of the
+   * global batch (nnU-Net v2 all-gathers them across ranks; see training/data-parallel.ts).
+   */
+  globalCounts?: (counts: { tp: Tensor; fp: Tensor; fn: Tensor }) => { tp: Tensor; fp: Tensor; fn: Tensor };
 }
 
 /**
@@ -137,7 +142,8 @@ export function softDiceLoss(logits: Tensor, target: Tensor, options: SoftDiceOp
     const axes = batchDice ? [0, ...spatial] : spatial;
     const probs = logits.softmax(1);
     const y = oneHotLike(logits, target);
-    const { tp, fp, fn } = softTpFpFn(probs, y, axes);
+    const local = softTpFpFn(probs, y, axes);
+    const { tp, fp, fn } = batchDice && options.globalCounts ? options.globalCounts(local) : local;
     const nominator = tp.mul(2).add(smooth);
     const denominator = tp.mul(2).add(fp).add(fn).add(smooth);
     let dc = nominator.div(denominator.add(DICE_DENOMINATOR_EPS));
