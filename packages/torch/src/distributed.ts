@@ -123,24 +123,17 @@ export class ProcessGroup {
   }
 
   /**
-   * Reduces the tensors element-wise over all ranks, in place on every rank. 'avg' is the sum
-   * divided by the world size (Gloo has no average of its own).
+   * Reduces `t` element-wise over all ranks, in place on every rank. 'avg' is the sum divided by
+   * the world size (Gloo has no average of its own). One tensor per call, as torch.distributed.
    */
-  allReduce(tensors: Tensor | readonly Tensor[], op: ReduceOp = 'sum'): Work {
-    const list = Array.isArray(tensors) ? (tensors as readonly Tensor[]) : [tensors as Tensor];
-    const id = this.#call(() =>
-      native.distAllReduce(this.#live(), handles('tensors', list), op === 'avg' ? 'sum' : op),
-    );
-    const average = () => {
-      for (const t of list) t.div_(this.size);
-    };
-    return new Work(id, op === 'avg' ? average : undefined);
+  allReduce(t: Tensor, op: ReduceOp = 'sum'): Work {
+    const id = this.#call(() => native.distAllReduce(this.#live(), [handleOf('tensor', t)], op === 'avg' ? 'sum' : op));
+    return new Work(id, op === 'avg' ? () => void t.div_(this.size) : undefined);
   }
 
-  /** Copies the root's tensors into the same tensors on every other rank. */
-  broadcast(tensors: Tensor | readonly Tensor[], root = 0): Work {
-    const list = Array.isArray(tensors) ? (tensors as readonly Tensor[]) : [tensors as Tensor];
-    return new Work(this.#call(() => native.distBroadcast(this.#live(), handles('tensors', list), root)));
+  /** Copies the root's `t` into `t` on every other rank. */
+  broadcast(t: Tensor, root = 0): Work {
+    return new Work(this.#call(() => native.distBroadcast(this.#live(), [handleOf('tensor', t)], root)));
   }
 
   /** Fills outputs[r] with rank r's `input` (outputs: one tensor per rank, input's shape and dtype). */

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { runOnOneDevice } from './multi-gpu.js';
+import { runDataParallel } from './multi-gpu.js';
 
-await runOnOneDevice('nnUNet_train_DP');
+await runDataParallel('nnUNet_train_DP');

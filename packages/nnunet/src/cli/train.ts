@@ -4,13 +4,16 @@ import { setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import { parseConfiguration, parseFold } from '../model/configuration.js';
 import { lowPrecisionOnCpu } from '../model/precision.js';
+import {
+  dataParallelFromEnv,
+  EXIT_INTERRUPTED,
+  joinDataParallelGroup,
+  launchLocalRanks,
+} from '../pipeline/data-parallel-launch.js';
 import { trainFold } from '../pipeline/train-fold.js';
 import { V1_SAVE_EVERY } from '../training/trainer-spec.js';
 import { defineCommand } from './args.js';
 import { ProgressBar } from './progress.js';
-
-/** Exit code of a run stopped by SIGTERM/SIGUSR1 with a resumable checkpoint (sysexits' EX_TEMPFAIL). */
-const EXIT_INTERRUPTED = 75;
 
 import { runCommand } from './run.js';
 
@@ -112,6 +115,18 @@ const command = defineCommand({
     device: { flag: '--device', type: 'string', choices: ['cpu', 'cuda'], help: 'cpu or cuda', default: 'cpu' },
     seed: { flag: '--seed', type: 'int', help: 'random seed (default 12345)' },
     workers: { flag: '--workers', type: 'int', help: 'data loading / augmentation threads (default 2)' },
+    numGpus: {
+      flag: '-num_gpus',
+      type: 'int',
+      min: 1,
+      help: "data-parallel training on N local processes (nnU-Net v2's option; on the CPU each gets cores/N threads)",
+    },
+    nprocPerNode: {
+      flag: '--nproc_per_node',
+      type: 'int',
+      min: 1,
+      help: "the same as -num_gpus (torch.distributed.launch's name)",
+    },
   },
 });
 
@@ -123,8 +138,22 @@ function parsePlansIdentifier(text: string, flag: string): string {
 }
 
 await runCommand(command, async (args) => {
+  const processes = args.numGpus ?? args.nprocPerNode ?? 1;
+  if (processes > 1 && process.env.WORLD_SIZE === undefined) {
+    // The launcher: the same command once per rank on this machine (the options above removed).
+    const rest = process.argv.slice(2).filter((a, i, all) => {
+      const flag = (x: string | undefined) => x === '-num_gpus' || x === '--nproc_per_node';
+      return !flag(a) && !flag(all[i - 1]) && !/^(-num_gpus|--nproc_per_node)=/.test(a);
+    });
+    process.exitCode = await launchLocalRanks(process.argv[1] as string, rest, processes, process.env);
+    return;
+  }
   // LibTorch starts with one intra-op thread here; use every core unless OMP_NUM_THREADS says otherwise.
   setNumThreads(Number(process.env.OMP_NUM_THREADS) || availableParallelism());
+  const dataParallel = dataParallelFromEnv(process.env);
+  const group = dataParallel === null ? null : joinDataParallelGroup(dataParallel, process.env, args.device);
+  // Rank 0 reports; the other ranks stay quiet unless they fail.
+  const quiet = group !== null && group.rank !== 0;
   // First Ctrl-C: finish the epoch, save and validate; a second one (or one during the final
   // validation) exits at once: every file is written whole, so nothing partial is left.
   let stopAfterEpoch = false;
@@ -182,6 +211,7 @@ await runCommand(command, async (args) => {
     ...(seed !== undefined ? { seed } : {}),
     ...(workers !== undefined ? { workers } : {}),
     ...(saveEvery !== undefined ? { saveEvery } : {}),
+    ...(group !== null ? { group } : {}),
     stopRequested: () => stopAfterEpoch,
     interruptRequested: () => interrupt,
     onPhase: (p) => {
@@ -191,19 +221,26 @@ await runCommand(command, async (args) => {
       process.stderr.write(`${line}\n`);
     },
     onIteration: (which, done, total, loss, epoch) => {
+      if (quiet) return;
       if (bar === undefined || done === 1)
         bar = new ProgressBar(`epoch ${epoch} ${which === 'train' ? 'train' : 'validation batches'}`);
       bar.update(done, total, loss);
       if (done === total) bar.finish(done, total);
     },
   });
+  group?.destroy();
   if (r.interrupted) {
+    if (quiet) {
+      process.exitCode = EXIT_INTERRUPTED;
+      return;
+    }
     process.stderr.write(
       `interrupted: continue with nnUNet_train ${args.configuration} ${args.trainer} ${args.task} ${args.fold} -c (exit code ${EXIT_INTERRUPTED})\n`,
     );
     process.exitCode = EXIT_INTERRUPTED;
     return;
   }
+  if (quiet) return;
   process.stdout.write(`fold folder: ${r.foldFolder}\nvalidation summary: ${r.validationSummary ?? '(none)'}\n`);
   if (r.nextStagePredictions.length > 0)
     process.stdout.write(`${r.nextStagePredictions.length} case(s) predicted for the next stage of the cascade\n`);

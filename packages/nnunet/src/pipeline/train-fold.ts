@@ -5,6 +5,9 @@
  * the finish with the final (or best) checkpoint. training_status.json follows every step, and an
  * interrupted run returns `interrupted` with model_latest holding its exact position.
  */
+
+import type { ProcessGroup } from '@nnunet/torch';
+import { NnunetError } from '../errors.js';
 import { checkpointSetExists } from '../model/checkpoint-set.js';
 import { BEST_CHECKPOINT, FINAL_CHECKPOINT, LATEST_CHECKPOINT } from '../model/layout.js';
 import {
@@ -14,15 +17,119 @@ import {
   type TrainerState,
   writeCheckpoint,
 } from '../training/checkpoint.js';
+import { broadcastFromRankZero } from '../training/data-parallel.js';
 import { runEpochs } from '../training/epoch-loop.js';
 import { finishFold, writeDebugJson } from '../training/finish.js';
-import { createFoldContext, createFoldModel } from '../training/fold-context.js';
+import { createFoldContext, createFoldModel, type FoldContext, type FoldModel } from '../training/fold-context.js';
 import type { TrainOptions, TrainResult } from '../training/options.js';
 import { writeFoldStatus } from '../training/status.js';
 import { takeoverNote } from '../util/lock.js';
 
+/** Store key through which rank 0 tells the other ranks that the fold folder is ready (or why not). */
+const SETUP_KEY = 'nnunet-train-setup';
+
 export async function trainFold(o: TrainOptions): Promise<TrainResult> {
+  const group = o.group ?? null;
+  if (group !== null && group.rank !== 0) return followRankZero(o, group);
+  let ctx: FoldContext;
+  try {
+    ctx = createFoldContext(o);
+  } catch (e) {
+    group?.setValue(SETUP_KEY, `failed: ${(e as Error).message}`);
+    throw e;
+  }
+  try {
+    return await trainAsWriter(ctx, o);
+  } catch (e) {
+    // Tells ranks still waiting for the set-up (the others read it once, at their start).
+    group?.setValue(SETUP_KEY, `failed: ${(e as Error).message}`);
+    throw e;
+  } finally {
+    ctx.lock?.release();
+  }
+}
+
+/**
+ * A data-parallel rank other than 0: waits until rank 0 has prepared the fold folder (split,
+ * recovered checkpoints), then trains its share of every batch in step with the others and leaves
+ * the final checkpoint, the validation and every file to rank 0.
+ */
+async function followRankZero(o: TrainOptions, group: ProcessGroup): Promise<TrainResult> {
+  const setup = group.getValue(SETUP_KEY);
+  if (setup !== 'ok')
+    throw new NnunetError(
+      'ERR_ARGUMENT',
+      `rank ${group.rank}: rank 0 could not start the training (${setup.replace(/^failed: /, '')}).`,
+    );
   const ctx = createFoldContext(o);
+  const resuming =
+    o.continueTraining === true &&
+    [FINAL_CHECKPOINT, LATEST_CHECKPOINT, BEST_CHECKPOINT].some((n) => checkpointSetExists(ctx.foldFolder, n));
+  if (o.validationOnly === true)
+    return {
+      foldFolder: ctx.foldFolder,
+      epochs: 0,
+      interrupted: false,
+      validationSummary: null,
+      nextStagePredictions: [],
+    };
+  const start = modelAndState(ctx, o, resuming);
+  const { model } = start;
+  try {
+    let state = start.state;
+    broadcastFromRankZero(group, model.net.parameters());
+    const run = await runEpochs(ctx, model, state, o);
+    state = run.state;
+    return {
+      foldFolder: ctx.foldFolder,
+      epochs: state.epoch,
+      interrupted: run.interrupted,
+      validationSummary: null,
+      nextStagePredictions: [],
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * The fold's network and the state training starts from: a checkpoint's when resuming (-c, -val),
+ * else a fresh one (the precision: the one asked for, else the run's own when resuming, else
+ * newRunPrecision).
+ */
+function modelAndState(
+  ctx: FoldContext,
+  o: TrainOptions,
+  resuming: boolean,
+): { model: FoldModel; state: TrainerState } {
+  const startPrecision = o.precision ?? (resuming ? undefined : o.newRunPrecision);
+  const model = createFoldModel(ctx, {
+    ...(o.pretrainedWeights ? { pretrainedWeights: o.pretrainedWeights } : {}),
+    ...(startPrecision !== undefined ? { precision: startPrecision } : {}),
+    resuming,
+  });
+  try {
+    const state = resuming
+      ? resumeFromCheckpoint(ctx, model, {
+          ...(o.validationOnly === true ? { validate: o.validateBest === true ? 'best' : 'final' } : {}),
+          ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
+          ...(o.itersPerEpoch !== undefined ? { itersPerEpoch: o.itersPerEpoch } : {}),
+          ...(o.valItersPerEpoch !== undefined ? { valItersPerEpoch: o.valItersPerEpoch } : {}),
+          ...(o.precision !== undefined ? { precision: o.precision } : {}),
+        })
+      : initialTrainerState(
+          { maxEpochs: ctx.maxEpochs, itersPerEpoch: ctx.itersPerEpoch, valItersPerEpoch: ctx.valItersPerEpoch },
+          ctx.seed,
+        );
+    return { model, state };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+async function trainAsWriter(ctx: FoldContext, o: TrainOptions): Promise<TrainResult> {
+  const group = ctx.group;
   // -c on a fold without any checkpoint starts it (as nnU-Net v2 does), so one job script serves
   // the first run and every requeued one.
   const nothingToContinue =
@@ -40,29 +147,21 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
     nextStagePredictions: [],
   });
   try {
-    const note = takeoverNote(ctx.lock);
+    const note = ctx.lock === null ? null : takeoverNote(ctx.lock);
     if (note !== null) ctx.log(note);
     if (nothingToContinue) ctx.log(`-c: ${ctx.foldFolder} has no checkpoint yet, so this run starts the fold`);
     for (const n of prepareFoldFolder(ctx.foldFolder, { freshRun: !resuming && o.disableSaving !== true })) ctx.log(n);
-    const startPrecision = o.precision ?? (resuming ? undefined : o.newRunPrecision);
-    const model = createFoldModel(ctx, {
-      ...(o.pretrainedWeights ? { pretrainedWeights: o.pretrainedWeights } : {}),
-      ...(startPrecision !== undefined ? { precision: startPrecision } : {}),
-      resuming,
-    });
+    if (group !== null) {
+      group.setValue(SETUP_KEY, 'ok');
+      ctx.log(
+        `data-parallel training on ${group.size} processes (${group.backend}): batch ${ctx.batchSize} on this rank`,
+      );
+    }
+    const start = modelAndState(ctx, o, resuming);
+    const { model } = start;
     try {
-      state = resuming
-        ? resumeFromCheckpoint(ctx, model, {
-            ...(o.validationOnly === true ? { validate: o.validateBest === true ? 'best' : 'final' } : {}),
-            ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
-            ...(o.itersPerEpoch !== undefined ? { itersPerEpoch: o.itersPerEpoch } : {}),
-            ...(o.valItersPerEpoch !== undefined ? { valItersPerEpoch: o.valItersPerEpoch } : {}),
-            ...(o.precision !== undefined ? { precision: o.precision } : {}),
-          })
-        : initialTrainerState(
-            { maxEpochs: ctx.maxEpochs, itersPerEpoch: ctx.itersPerEpoch, valItersPerEpoch: ctx.valItersPerEpoch },
-            ctx.seed,
-          );
+      state = start.state;
+      if (group !== null && o.validationOnly !== true) broadcastFromRankZero(group, model.net.parameters());
       if (o.validationOnly !== true) {
         if (!o.disableSaving) writeFoldStatus(ctx, 'training', state);
         const run = await runEpochs(ctx, model, state, o);
@@ -103,7 +202,5 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
       }
     }
     throw e;
-  } finally {
-    ctx.lock.release();
   }
 }

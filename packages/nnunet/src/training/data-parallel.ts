@@ -9,7 +9,7 @@
  * - batch Dice is computed on the global batch: every rank's soft tp/fp/fn are summed over ranks.
  */
 import type { ProcessGroup, Tensor } from '@nnunet/torch';
-import { cat, noGrad, tidy } from '@nnunet/torch';
+import { cat, noGrad, tensor, tidy } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 
 export interface RankShare {
@@ -79,4 +79,47 @@ export function globalCountsOver(
         .add(others);
       return { tp: combined.select(0, 0), fp: combined.select(0, 1), fn: combined.select(0, 2) };
     });
+}
+
+/** The mean of each value over the ranks (float64). */
+export function meanOverRanks(group: ProcessGroup, values: readonly number[]): number[] {
+  return tidy(() => {
+    const t = tensor(values, { dtype: 'float64' });
+    group.allReduce(t, 'avg').wait();
+    return Array.from(t.toTypedArray() as Float64Array);
+  });
+}
+
+/** Whether any rank says yes, per question: every rank gets the same answers. */
+export function anyRank(group: ProcessGroup, answers: readonly boolean[]): boolean[] {
+  return tidy(() => {
+    const t = tensor(
+      answers.map((a) => (a ? 1 : 0)),
+      { dtype: 'float32' },
+    );
+    group.allReduce(t, 'max').wait();
+    return Array.from(t.toTypedArray() as Float32Array).map((v) => v > 0);
+  });
+}
+
+/** Per-class hard counts summed over the ranks (the online evaluation of the global validation batches). */
+export function countsOverRanks(
+  group: ProcessGroup,
+): (c: { tp: number[]; fp: number[]; fn: number[] }) => { tp: number[]; fp: number[]; fn: number[] } {
+  return ({ tp, fp, fn }) =>
+    tidy(() => {
+      const n = tp.length;
+      const t = tensor([...tp, ...fp, ...fn], { dtype: 'float64' });
+      group.allReduce(t).wait();
+      const v = Array.from(t.toTypedArray() as Float64Array);
+      return { tp: v.slice(0, n), fp: v.slice(n, 2 * n), fn: v.slice(2 * n) };
+    });
+}
+
+/** Makes every rank's parameters and buffers rank 0's (after building or loading the network). */
+export function broadcastFromRankZero(group: ProcessGroup, tensors: readonly Tensor[]): void {
+  if (group.size === 1) return;
+  noGrad(() => {
+    for (const t of tensors) group.broadcast(t, 0).wait();
+  });
 }

@@ -17,6 +17,7 @@ import { CASCADE_AUGMENTATION_V1, trainerV2AugmentationParams } from './augmenta
 import { BatchProducer } from './batch-producer.js';
 import { type TrainerState, writeCheckpoint } from './checkpoint.js';
 import { loadDataset } from './data-loader.js';
+import { anyRank, countsOverRanks, meanOverRanks } from './data-parallel.js';
 import type { FoldContext, FoldModel } from './fold-context.js';
 import { evalCriterionMovingAverage, OnlineEvaluation } from './loss.js';
 import { polyLr } from './lr-schedule.js';
@@ -43,6 +44,12 @@ export type EpochLoopOptions = Pick<
   | 'onEpoch'
   | 'cascadeAugmentation'
 >;
+
+/** A data-parallel rank's own stream of batches: rank 0 keeps the run's seed. */
+function rankSeed(seed: number, ctx: FoldContext): number {
+  const rank = ctx.group?.rank ?? 0;
+  return (seed + Math.imul(rank, 0x9e3779b1)) >>> 0;
+}
 
 /** Lets pending signal handlers and timers run (a resolved await alone does not turn the event loop). */
 function yieldToEventLoop(): Promise<void> {
@@ -83,8 +90,9 @@ function createProducers(
       patchSize: basic?.basicGeneratorPatchSize ?? stagePlan.patch_size,
       finalPatchSize: stagePlan.patch_size,
       batchSize: ctx.batchSize,
+      oversampleForegroundPercent: ctx.oversample,
     },
-    seed: ctx.seed,
+    seed: rankSeed(ctx.seed, ctx),
     startIndex: state.epoch * ctx.itersPerEpoch + state.iteration,
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
     transform: { module: transformModule, options: { params: augParams, ...cascadeOption(cascadeAugmentation) } },
@@ -92,7 +100,7 @@ function createProducers(
   const val = new BatchProducer({
     dataset: loadDataset(ctx.dataFolder, { keys: ctx.split.val, ...withPrev }),
     loader: { dim, patchSize: stagePlan.patch_size, finalPatchSize: stagePlan.patch_size, batchSize: ctx.batchSize },
-    seed: (ctx.seed + 1) >>> 0,
+    seed: rankSeed((ctx.seed + 1) >>> 0, ctx),
     startIndex: state.epoch * ctx.valItersPerEpoch,
     workers: 1,
     transform: { module: transformModule, options: { params: null, ...cascadeOption(null) } },
@@ -118,7 +126,18 @@ export async function runEpochs(
   const { train, val, cascadeAugmentation } = createProducers(ctx, state, o);
   const saveEvery = o.saveEvery ?? 1;
   const save = (name: string) => {
-    if (!o.disableSaving) writeCheckpoint(ctx, model, state, name);
+    if (!o.disableSaving && ctx.isWriter) writeCheckpoint(ctx, model, state, name);
+  };
+  // Data-parallel ranks act on a signal together: any rank's request counts for all (one tiny
+  // all-reduce per question; every rank asks the same questions in the same order).
+  const group = ctx.group;
+  const interruptNow = (): boolean => {
+    const mine = o.interruptRequested?.() === true;
+    return group === null ? mine : (anyRank(group, [mine])[0] as boolean);
+  };
+  const stopNow = (): boolean => {
+    const mine = o.stopRequested?.() === true;
+    return group === null ? mine : (anyRank(group, [mine])[0] as boolean);
   };
   ctx.log(
     `training ${ctx.trainerName} ${ctx.configuration} ${ctx.task} fold ${ctx.fold}: ${ctx.split.train.length} training and ${ctx.split.val.length} validation cases, epochs ${state.epoch}..${ctx.maxEpochs - 1}${state.iteration > 0 ? ` (epoch ${state.epoch} from iteration ${state.iteration})` : ''}, ${ctx.itersPerEpoch} iterations per epoch, batch ${ctx.batchSize}`,
@@ -149,7 +168,7 @@ export async function runEpochs(
         trainLosses.push(loss);
         o.onIteration?.('train', i + 1, ctx.itersPerEpoch, loss, epoch);
         await yieldToEventLoop();
-        if (o.interruptRequested?.()) {
+        if (interruptNow()) {
           interrupt(i + 1, trainLosses);
           return { state, cascadeAugmentation, interrupted: true };
         }
@@ -167,14 +186,19 @@ export async function runEpochs(
         o.onIteration?.('val', i + 1, ctx.valItersPerEpoch, loss, epoch);
         await yieldToEventLoop();
         // Validation changes no weights: an interrupted one is redone from its start on resume.
-        if (o.interruptRequested?.()) {
+        if (interruptNow()) {
           interrupt(ctx.itersPerEpoch, trainLosses);
           return { state, cascadeAugmentation, interrupted: true };
         }
       }
-      const pseudoDice = ctx.valItersPerEpoch > 0 ? online.finish().meanForegroundDice : Number.NaN;
-      const trainLoss = mean(trainLosses);
-      const valLoss = mean(valLosses);
+      const pseudoDice =
+        ctx.valItersPerEpoch > 0
+          ? online.finish(group === null ? undefined : countsOverRanks(group)).meanForegroundDice
+          : Number.NaN;
+      const [trainLoss, valLoss] =
+        group === null
+          ? [mean(trainLosses), mean(valLosses)]
+          : (meanOverRanks(group, [mean(trainLosses), mean(valLosses)]) as [number, number]);
       // v1 falls back to -val_loss when no metric is available.
       const metric = Number.isFinite(pseudoDice) ? pseudoDice : -valLoss;
       const previousEma = state.log.evalMetricEma.length > 0 ? (state.log.evalMetricEma.at(-1) as number) : null;
@@ -195,13 +219,13 @@ export async function runEpochs(
         state.bestEma = ema;
         save(BEST_CHECKPOINT);
       }
-      const stopping = o.stopRequested?.() === true || o.interruptRequested?.() === true;
+      const stopping = [stopNow(), interruptNow()].some(Boolean);
       let latestSaved = false;
       if ((epoch + 1) % saveEvery === 0 || stopping) {
         save(LATEST_CHECKPOINT);
         latestSaved = true;
       }
-      if (!o.disableSaving)
+      if (!o.disableSaving && ctx.isWriter)
         await writeProgressPng(
           join(ctx.foldFolder, 'progress.png'),
           state.log,
@@ -216,13 +240,13 @@ export async function runEpochs(
         // the next epoch starts from, or a resume would skip the rescue.
         if (latestSaved) save(LATEST_CHECKPOINT);
       }
-      if (o.interruptRequested?.()) {
+      if (interruptNow()) {
         // The signal may have come while progress.png was drawn, after the save decision.
         if (!latestSaved) save(LATEST_CHECKPOINT);
         ctx.log(`interrupted after epoch ${epoch}; ${LATEST_CHECKPOINT} holds this position, continue with -c`);
         return { state, cascadeAugmentation, interrupted: true };
       }
-      if (o.stopRequested?.()) {
+      if (stopNow()) {
         ctx.log(`stopping after epoch ${epoch} as requested`);
         break;
       }

@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Generator, SGD, setNumThreads } from '@nnunet/torch';
+import { Generator, type ProcessGroup, SGD, setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import { cascadeLabels } from '../inference/cascade-input.js';
 import { type Configuration, type Fold, parseFold, type Split } from '../model/configuration.js';
@@ -35,7 +35,8 @@ import { requireCompletePreprocessing } from '../preprocessing/completion.js';
 import { writeFailure, writeJsonAtomic } from '../util/atomic.js';
 import { acquireFolderLock, type FolderLock } from '../util/lock.js';
 import { prevStageFolder, requirePrevStageSegmentations } from './cascade.js';
-import { listPreprocessedCases } from './data-loader.js';
+import { listPreprocessedCases, OVERSAMPLE_FOREGROUND_PERCENT } from './data-loader.js';
+import { globalCountsOver, type RankShare, rankShares } from './data-parallel.js';
 import { batchDiceFor, type DcAndCeOptions } from './loss.js';
 import type { TrainingPrecision, TrainOptions } from './options.js';
 import { loadPretrainedWeights } from './pretrained.js';
@@ -76,8 +77,14 @@ export interface FoldContext {
   device: 'cpu' | 'cuda';
   seed: number;
   mirrorAxes: number[];
-  /** The fold folder's lock, held until the caller releases it. */
-  lock: FolderLock;
+  /** The share of this process's batch centred on foreground (the plans' share, split over data-parallel ranks). */
+  oversample: number;
+  /** Data-parallel training: the group of processes training this fold together. */
+  group: ProcessGroup | null;
+  /** Whether this process writes checkpoints, logs, plots and the validation (rank 0 or the only one). */
+  isWriter: boolean;
+  /** The fold folder's lock, held until the caller releases it (the writer's; null on other ranks). */
+  lock: FolderLock | null;
   /** Appends a time-stamped line to the fold's training log and passes it to the caller's logger. */
   log: (line: string) => void;
 }
@@ -151,18 +158,28 @@ export function createFoldContext(o: TrainOptions): FoldContext {
     cascade = { labels: cascadeLabels(plans), prevStageFolder: folder };
   }
   const foldFolder = foldFolderPath(trainerFolder, fold);
-  mkdirSync(foldFolder, { recursive: true });
-  // One process per fold: a second one would overwrite the first one's checkpoints and validation.
-  const lock = acquireFolderLock(foldFolder, {
-    name: FOLD_LOCK_FILE,
-    command: `nnUNet_train ${o.configuration} ${trainerName} ${task} ${fold}`,
-    what: `Fold ${fold} of ${trainerFolder}`,
-  });
-  try {
-    writeJsonAtomic(join(trainerFolder, MODEL_PLANS_FILE), plans);
-  } catch (e) {
-    lock.release();
-    throw e;
+  const group = o.group ?? null;
+  const isWriter = group === null || group.rank === 0;
+  const globalBatch = o.batchSize ?? stagePlan.batch_size;
+  const share =
+    group === null
+      ? { batchSize: globalBatch, oversampleForegroundPercent: OVERSAMPLE_FOREGROUND_PERCENT }
+      : (rankShares(globalBatch, group.size, OVERSAMPLE_FOREGROUND_PERCENT)[group.rank] as RankShare);
+  let lock: FolderLock | null = null;
+  if (isWriter) {
+    mkdirSync(foldFolder, { recursive: true });
+    // One process per fold: a second one would overwrite the first one's checkpoints and validation.
+    lock = acquireFolderLock(foldFolder, {
+      name: FOLD_LOCK_FILE,
+      command: `nnUNet_train ${o.configuration} ${trainerName} ${task} ${fold}`,
+      what: `Fold ${fold} of ${trainerFolder}`,
+    });
+    try {
+      writeJsonAtomic(join(trainerFolder, MODEL_PLANS_FILE), plans);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
   }
   const logPath = join(foldFolder, `training_log_${new Date().toISOString().replace(/[:.]/g, '_')}.txt`);
   return {
@@ -187,12 +204,16 @@ export function createFoldContext(o: TrainOptions): FoldContext {
     maxEpochs: o.epochs ?? spec.maxEpochs,
     itersPerEpoch: o.itersPerEpoch ?? spec.itersPerEpoch,
     valItersPerEpoch: o.valItersPerEpoch ?? spec.valItersPerEpoch,
-    batchSize: o.batchSize ?? stagePlan.batch_size,
+    batchSize: share.batchSize,
+    oversample: share.oversampleForegroundPercent,
+    group,
+    isWriter,
     device: o.device ?? 'cpu',
     seed: o.seed ?? DEFAULT_SEED,
     mirrorAxes: spec.mirroring ? defaultMirrorAxes(plans, stage) : [],
     lock,
     log: (line: string) => {
+      if (!isWriter) return;
       o.log?.(line);
       try {
         appendFileSync(logPath, `${new Date().toISOString()}: ${line}\n`);
@@ -213,6 +234,8 @@ export interface FoldModel {
   lossOptions: DcAndCeOptions;
   /** What every checkpoint of this fold says about the model. */
   meta: CheckpointMeta;
+  /** Data-parallel: the group whose gradients are averaged after every backward pass. */
+  group: ProcessGroup | null;
   /** 'bfloat16': training and validation steps run under CPU bf16 autocast (TrainOptions.precision). */
   precision: TrainingPrecision;
   dispose(): void;
@@ -251,8 +274,12 @@ export function createFoldModel(
     optimizer,
     dsScales,
     dsWeights: deepSupervisionLossWeights(dsScales.length),
-    lossOptions: { batchDice: batchDiceFor(ctx.configuration, ctx.plans.num_stages) },
+    lossOptions: {
+      batchDice: batchDiceFor(ctx.configuration, ctx.plans.num_stages),
+      ...(ctx.group !== null ? { globalCounts: globalCountsOver(ctx.group) } : {}),
+    },
     precision: o.precision ?? 'float32',
+    group: ctx.group,
     meta: {
       format: CHECKPOINT_FORMAT,
       trainer: ctx.trainerName,

@@ -334,8 +334,11 @@ export class OnlineEvaluation {
     return this.#batches.length;
   }
 
-  /** The epoch's result; clears the collected batches. */
-  finish(): OnlineEvaluationResult {
+  /**
+   * The epoch's result; clears the collected batches. `combine` turns this process's summed counts
+   * into those of all data-parallel ranks.
+   */
+  finish(combine?: (counts: HardCounts) => HardCounts): OnlineEvaluationResult {
     const batches = this.#batches;
     this.#batches = [];
     const sum = (key: keyof HardCounts): number[] => {
@@ -347,7 +350,8 @@ export class OnlineEvaluation {
       }
       return acc;
     };
-    const counts = { tp: sum('tp'), fp: sum('fp'), fn: sum('fn') };
+    const local = { tp: sum('tp'), fp: sum('fp'), fn: sum('fn') };
+    const counts = combine ? combine(local) : local;
     const globalDcPerClass = counts.tp
       .map((tp, c) => (2 * tp) / (2 * tp + (counts.fp[c] as number) + (counts.fn[c] as number)))
       .filter((d) => !Number.isNaN(d));

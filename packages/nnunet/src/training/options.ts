@@ -2,6 +2,7 @@
  * What a caller can ask of one fold's training (nnUNet_train's options as a typed object), and
  * what it gets back.
  */
+import type { ProcessGroup } from '@nnunet/torch';
 import type { Configuration, Fold } from '../model/configuration.js';
 import type { Env } from '../model/paths.js';
 import type { CascadeAugmentationParams } from './augmentation/index.js';
@@ -27,6 +28,11 @@ export interface TrainOptions {
   /** Test and benchmark knob: overrides the planned batch size. */
   batchSize?: number;
   device?: 'cpu' | 'cuda';
+  /**
+   * Data-parallel training: this process's rank in a group of processes that train the fold
+   * together (the plans' batch split over the ranks, gradients averaged, rank 0 writes everything).
+   */
+  group?: ProcessGroup;
   /** See TrainingPrecision: given, it applies to new and continued runs alike (-c keeps the run's otherwise). */
   precision?: TrainingPrecision;
   /**

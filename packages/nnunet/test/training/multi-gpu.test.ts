@@ -1,4 +1,4 @@
-/** nnUNet_train_DP / _DDP: v1's multi-GPU commands run nnUNet_train on one device. */
+/** nnUNet_train_DP / _DDP: v1's multi-GPU commands map onto nnUNet_train's data-parallel options. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { PACKAGE_ROOT, tempDir } from '../helpers.js';
 
 const CLI = (name: string) => join(PACKAGE_ROOT, 'dist', 'src', 'cli', `${name}.js`);
 
-test('the GPU-only options are dropped with a note and everything else reaches nnUNet_train', () => {
+test('-gpus becomes -num_gpus, --dbs is accepted, --local_rank dropped with a note; the rest reaches nnUNet_train', () => {
   const env: NodeJS.ProcessEnv = { ...process.env, nnUNet_preprocessed: join(tempDir(), 'missing') };
   const dp = spawnSync(
     process.execPath,
@@ -16,11 +16,8 @@ test('the GPU-only options are dropped with a note and everything else reaches n
     { env, encoding: 'utf8' },
   );
   assert.equal(dp.status, 1);
-  assert.match(
-    dp.stderr,
-    /nnUNet_train_DP: training runs on one device here; ignoring -gpus 2 --dbs and running nnUNet_train/,
-  );
-  // nnUNet_train's own parser saw the rest: the unknown option is named by it.
+  assert.doesNotMatch(dp.stderr, /ignoring/);
+  // nnUNet_train's own parser saw the rest: the unknown option is named by it (-num_gpus 2 it knows).
   assert.match(dp.stderr, /nnUNet_train: unknown option --bogus/);
   const ddp = spawnSync(
     process.execPath,
@@ -31,7 +28,7 @@ test('the GPU-only options are dropped with a note and everything else reaches n
     },
   );
   assert.equal(ddp.status, 1);
-  assert.match(ddp.stderr, /ignoring --local_rank=1 and running nnUNet_train/);
+  assert.match(ddp.stderr, /nnUNet_train_DDP: ignoring --local_rank=1 \(each rank reads LOCAL_RANK\)/);
   assert.match(ddp.stderr, /nnUNet_train: unknown option --bogus/);
 });
 

@@ -55,6 +55,7 @@ function model(precision: TrainingPrecision): FoldModel {
       mirror_axes: [],
     },
     precision,
+    group: null,
     dispose() {
       net.dispose();
       optimizer.dispose();

@@ -1,0 +1,62 @@
+/**
+ * nnUNet_train -num_gpus 2 on the CPU: two real processes (Gloo over a TCPStore on localhost) train
+ * one fold of a tiny real task; rank 0 alone writes the checkpoints, the log and the validation.
+ * SIGTERM to the launcher stops both ranks with model_latest saved (exit 75), and the run is
+ * continued with a different number of processes.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { preparedWorkspace, Running } from './cli-harness.js';
+
+const TRAINER = 'nnUNetTrainerV2_noMirroring';
+const BASE = ['3d_fullres', TRAINER, '4', '0', '--seed', '7', '--disable_postprocessing_on_folds'];
+
+function status(fold: string): { status: string; epoch: number; iteration: number } {
+  return JSON.parse(readFileSync(join(fold, 'training_status.json'), 'utf8'));
+}
+
+test('nnUNet_train -num_gpus 2: two ranks train one fold; SIGTERM stops both with the position saved; -c continues on one process', {
+  timeout: 600_000,
+}, async () => {
+  const ws = preparedWorkspace();
+  const fold = ws.fold(0, TRAINER);
+  const env = { ...ws.env, OMP_NUM_THREADS: '1' };
+
+  // An uninterrupted 2-process run.
+  const whole = new Running(
+    'train',
+    [...BASE, '-num_gpus', '2', '--epochs', '2', '--iters-per-epoch', '2', '--val-iters-per-epoch', '1'],
+    env,
+  );
+  const done = await whole.done;
+  assert.equal(done.code, 0, whole.stderr);
+  assert.match(whole.stderr, /data-parallel training on 2 processes \(gloo\): batch \d+ on this rank/);
+  assert.equal(status(fold).status, 'complete');
+  const logs = readdirSync(fold).filter((f) => f.startsWith('training_log_'));
+  assert.equal(logs.length, 1, `one log, written by rank 0: ${logs}`);
+  assert.ok(readdirSync(join(fold, 'validation_raw')).some((f) => f === 'summary.json'));
+  // Only rank 0 reports: one "fold folder" line.
+  assert.equal(whole.stderr.match(/epoch 1: train loss/g)?.length, 1, whole.stderr);
+
+  // SIGTERM to the launcher during the first epoch of a fresh run.
+  const termed = new Running(
+    'train',
+    [...BASE, '-num_gpus', '2', '--epochs', '2', '--iters-per-epoch', '3', '--val-iters-per-epoch', '1'],
+    env,
+  );
+  await termed.waitFor(/epoch 0 train 1\/3/);
+  termed.child.kill('SIGTERM');
+  const t = await termed.done;
+  assert.equal(t.code, 75, termed.stderr);
+  const st = status(fold);
+  assert.equal(st.status, 'interrupted');
+  assert.equal(st.epoch, 0);
+  assert.ok(st.iteration >= 1 && st.iteration <= 3, `stopped at iteration ${st.iteration}`);
+
+  // Continued with one process: the same fold finishes.
+  const resumed = ws.run('train', [...BASE, '-c']);
+  assert.match(resumed.stderr, /continuing from model_latest at epoch 0, iteration \d/);
+  assert.equal(status(fold).status, 'complete');
+});
