@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { autocast, clipGradNorm_, type SGD, type Tensor, tidy } from '@nnunet/torch';
 import type { GenericUNet } from '../src/network/generic-unet.js';
-import { deepSupervisionLoss } from '../src/training/loss.js';
+import { type DcAndCeOptions, deepSupervisionLoss } from '../src/training/loss.js';
 import { GRAD_CLIP_NORM } from '../src/training/trainer-spec.js';
 
 /** Exits with one sentence unless `value` (read from $name) is a positive integer. */
@@ -43,7 +43,9 @@ export function makeStep(
   net: GenericUNet,
   optimizer: SGD,
   dsWeights: readonly number[],
-  lossOptions: { batchDice: boolean },
+  lossOptions: DcAndCeOptions,
+  /** Runs between backward and clipping (data-parallel: the gradient all-reduce). */
+  afterBackward?: () => void,
 ): (data: Tensor, targets: readonly Tensor[], bf16?: boolean) => number {
   const params = net.parameters();
   return (data, targets, bf16 = false) =>
@@ -54,6 +56,7 @@ export function makeStep(
       const loss = deepSupervisionLoss(outputs, targets, dsWeights, lossOptions);
       optimizer.zeroGrad();
       loss.backward();
+      afterBackward?.();
       clipGradNorm_(params, GRAD_CLIP_NORM);
       optimizer.step();
       return loss.item();
