@@ -42,6 +42,12 @@ const command = defineCommand({
     mem: { flag: '--mem', type: 'string', help: 'sbatch --mem' },
     account: { flag: '--account', type: 'string', help: 'sbatch --account' },
     sbatch: { flag: '--sbatch', type: 'strings', help: 'further sbatch options, passed as given' },
+    trainArgs: {
+      flag: '--train_args',
+      type: 'string',
+      help: 'further arguments of every nnUNet_train, as one string: --train_args="--epochs 300 -num_gpus 2"',
+      parse: (text: string) => text.split(/\s+/).filter((a) => a !== ''),
+    },
     signalSeconds: {
       flag: '--signal_seconds',
       type: 'int',
@@ -76,6 +82,7 @@ await runCommand(command, async (args) => {
     ...(args.output !== undefined ? { output: args.output } : {}),
     ...(args.signalSeconds !== undefined ? { signalSeconds: args.signalSeconds } : {}),
     sbatch,
+    ...(args.trainArgs !== undefined ? { trainArgs: args.trainArgs } : {}),
     dryRun: args.dryRun,
   });
   for (const [configuration, folds] of Object.entries(r.skipped))

@@ -28,6 +28,8 @@ export interface SlurmSubmitOptions {
   cascadeTrainer?: string;
   /** sbatch options for every job: --partition, --time, --gres, --cpus-per-task, --mem, --account, ... */
   sbatch?: readonly string[];
+  /** Further arguments of every nnUNet_train (e.g. --epochs 300, -num_gpus 2). */
+  trainArgs?: readonly string[];
   /** Seconds before the time limit at which a training checkpoints and requeues (default 300). */
   signalSeconds?: number;
   /** Predict this folder with the winner after model selection (needs `output`). */
@@ -76,14 +78,20 @@ function installedCommands(): Record<string, string> {
   return Object.fromEntries(Object.entries(pkg.bin).map(([name, rel]) => [name, join(packageRoot, rel)]));
 }
 
-function trainingScript(o: { configuration: Configuration; trainer: string; task: string; bin: string }): string {
+function trainingScript(o: {
+  configuration: Configuration;
+  trainer: string;
+  task: string;
+  bin: string;
+  extra: readonly string[];
+}): string {
   return `#!/bin/bash
 # nnU-Net training of ${o.task} ${o.configuration}, fold = the array index. On Slurm's time-limit
 # warning (USR1) nnUNet_train saves its exact position and exits 75; the task then requeues itself
 # and continues with -c (which also starts a fold that has no checkpoint yet).
 export PATH=${q(o.bin)}:$PATH
 fold=\${SLURM_ARRAY_TASK_ID:?this script runs as a job array task}
-nnUNet_train ${o.configuration} ${q(o.trainer)} ${q(o.task)} "$fold" -c --npz & pid=$!
+nnUNet_train ${o.configuration} ${q(o.trainer)} ${q(o.task)} "$fold" -c --npz${o.extra.map((a) => ` ${q(a)}`).join('')} & pid=$!
 trap 'signalled=1; kill -USR1 $pid' USR1
 wait $pid; rc=$?
 [ -n "\${signalled:-}" ] && { wait $pid; rc=$?; }   # the trap ended the first wait early
@@ -193,7 +201,7 @@ export function submitExperiment(o: SlurmSubmitOptions): SubmissionResult {
     if (todo.length === 0) continue;
     jobs.push({
       name: `train_${configuration}`,
-      script: trainingScript({ configuration, trainer: tr, task, bin }),
+      script: trainingScript({ configuration, trainer: tr, task, bin, extra: o.trainArgs ?? [] }),
       array: todo,
       after:
         configuration === '3d_cascade_fullres' && jobs.some((j) => j.name === 'train_3d_lowres')

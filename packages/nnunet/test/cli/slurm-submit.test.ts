@@ -50,6 +50,7 @@ test('--dry-run writes every script and prints the job graph; complete folds are
     join(root, 'in'),
     '-o',
     join(root, 'out'),
+    '--train_args=--epochs 3 -num_gpus 2',
     '--dry-run',
   ];
   const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' });
@@ -70,7 +71,10 @@ test('--dry-run writes every script and prints the job graph; complete folds are
     assert.equal(spawnSync('bash', ['-n', path]).status, 0, `${name}.sh is valid bash`);
   }
   const train = readFileSync(join(folder, 'train_3d_fullres.sh'), 'utf8');
-  assert.match(train, /nnUNet_train 3d_fullres nnUNetTrainerV2 Task004_Hippocampus "\$fold" -c --npz & pid=\$!/);
+  assert.match(
+    train,
+    /nnUNet_train 3d_fullres nnUNetTrainerV2 Task004_Hippocampus "\$fold" -c --npz --epochs 3 -num_gpus 2 & pid=\$!/,
+  );
   assert.match(train, /trap 'signalled=1; kill -USR1 \$pid' USR1/);
   assert.match(train, /scontrol requeue "\$SLURM_JOB_ID"/);
   // The wrappers run this installation's commands.
