@@ -1,5 +1,5 @@
 # The two commands: `make demo` and `make test`. Both install what is missing first.
-.PHONY: build test check-install demo demo-engine bench lint format clean pack
+.PHONY: build test test-slurm check-install demo demo-engine bench lint format clean pack
 
 build:
 	bash scripts/setup.sh
@@ -9,6 +9,11 @@ test: build
 	npm run --silent deps
 	npm test --silent
 	bash scripts/check-install.sh
+
+# nnUNet_slurm_submit against a real single-node Slurm cluster started on this machine (root;
+# installs slurm-wlm and munge when missing; several minutes, so not part of make test).
+test-slurm: build
+	bash scripts/test-slurm.sh
 
 # The commands from a fresh build's bin folder and from a global install of the packed tarballs.
 check-install: build
