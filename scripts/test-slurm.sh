@@ -2,7 +2,7 @@
 # make test-slurm: nnUNet_slurm_submit against a real single-node Slurm cluster started here.
 # Installs Debian's slurm-wlm and munge when missing (root), starts munged, slurmctld and slurmd on
 # localhost with all their state in a temporary folder, submits a tiny task's experiment (3d_fullres,
-# folds 0 and 1, find_best, prediction) with a 2-minute time limit so that every training gets
+# folds 0 and 1, find_best, prediction) with a 3-minute time limit so that every training gets
 # Slurm's time-limit signal, checkpoints, requeues itself and continues; then checks the outcome
 # and stops the cluster. Not part of `make test` (it takes several minutes). Needs root.
 set -euo pipefail
@@ -77,26 +77,27 @@ say "cluster up on $HOST:$PORT"
 
 # A tiny task: 10 bundled hippocampus cases, 3d_fullres only; 2 cases to predict.
 export nnUNet_raw_data_base="$W/work/raw" nnUNet_preprocessed="$W/work/pre" RESULTS_FOLDER="$W/work/results"
-mkdir -p "$nnUNet_raw_data_base" "$nnUNet_preprocessed" "$RESULTS_FOLDER" "$W/work/msd/imagesTr" "$W/work/msd/labelsTr" "$W/work/in"
+mkdir -p "$nnUNet_raw_data_base" "$nnUNet_preprocessed" "$RESULTS_FOLDER" "$W/work/Task04_Hippocampus/imagesTr" "$W/work/Task04_Hippocampus/labelsTr" "$W/work/in"
 mapfile -t cases < <(ls "$ROOT/data/Task04_Hippocampus/imagesTr" | sort | head -10)
 for c in "${cases[@]}"; do
-  cp "$ROOT/data/Task04_Hippocampus/imagesTr/$c" "$W/work/msd/imagesTr/"
-  cp "$ROOT/data/Task04_Hippocampus/labelsTr/$c" "$W/work/msd/labelsTr/"
+  cp "$ROOT/data/Task04_Hippocampus/imagesTr/$c" "$W/work/Task04_Hippocampus/imagesTr/"
+  cp "$ROOT/data/Task04_Hippocampus/labelsTr/$c" "$W/work/Task04_Hippocampus/labelsTr/"
 done
 node -e '
   const fs = require("fs"); const [src, dst, ...cases] = process.argv.slice(1);
   const ds = JSON.parse(fs.readFileSync(src, "utf8"));
   ds.training = cases.map((c) => ({ image: "./imagesTr/" + c, label: "./labelsTr/" + c })); ds.numTraining = cases.length;
-  fs.writeFileSync(dst, JSON.stringify(ds));' "$ROOT/data/Task04_Hippocampus/dataset.json" "$W/work/msd/dataset.json" "${cases[@]}"
+  fs.writeFileSync(dst, JSON.stringify(ds));' "$ROOT/data/Task04_Hippocampus/dataset.json" "$W/work/Task04_Hippocampus/dataset.json" "${cases[@]}"
 for c in "${cases[@]:0:2}"; do cp "$ROOT/data/Task04_Hippocampus/imagesTr/$c" "$W/work/in/${c%.nii.gz}_0000.nii.gz"; done
-"$BIN/nnUNet_convert_decathlon_task" -i "$W/work/msd" >/dev/null
+"$BIN/nnUNet_convert_decathlon_task" -i "$W/work/Task04_Hippocampus" >/dev/null
 "$BIN/nnUNet_plan_and_preprocess" -t 4 -pl2d None -tf 1 -tl 1 >/dev/null
 
-# The experiment. A 2-minute limit with the warning 90 s before it: Slurm signals about 20-30 s
-# into each run (it checks limits every 30 s), so every fold is interrupted, requeued and continued.
+# The experiment. A 3-minute limit with the warning 90 s before it: Slurm signals about 60-90 s
+# into each run (it checks limits every 30 s), before a fold's 45 iterations are done, so every
+# fold is interrupted, requeued and continued (a requeued run waits about 35 s to start again).
 submit=("$BIN/nnUNet_slurm_submit" -t 4 -m 3d_fullres -f 0 1 -i "$W/work/in" -o "$W/work/out"
-  --time 2 --signal_seconds 90 --cpus-per-task 1 --sbatch=--export=ALL,OMP_NUM_THREADS=1
-  "--train_args=--epochs 3 --iters-per-epoch 6 --val-iters-per-epoch 1 --workers 1")
+  --time 3 --signal_seconds 90 --cpus-per-task 1 --sbatch=--export=ALL,OMP_NUM_THREADS=1
+  "--train_args=--epochs 3 --iters-per-epoch 15 --val-iters-per-epoch 1 --workers 1")
 "${submit[@]}" --dry-run | sed -n '/# ---- the job graph/,$p' >&2
 "${submit[@]}" >"$W/submitted.txt"
 cat "$W/submitted.txt" >&2
@@ -118,8 +119,8 @@ for f in 0 1; do
 done
 requeues=$(grep -c 'JobState=PENDING' "$W/jobcomp.txt" || true)
 [ "$requeues" -ge 1 ] || fail "no training was requeued (jobcomp: $(cat "$W/jobcomp.txt"))"
-grep -q 'JobName=nnunet_Task004_Hippocampus_find_best.*JobState=COMPLETED' "$W/jobcomp.txt" || fail "find_best did not complete"
-grep -q 'JobName=nnunet_Task004_Hippocampus_predict.*JobState=COMPLETED' "$W/jobcomp.txt" || fail "the prediction did not complete"
+grep -q 'Name=nnunet_Task004_Hippocampus_find_best JobState=COMPLETED' "$W/jobcomp.txt" || fail "find_best did not complete"
+grep -q 'Name=nnunet_Task004_Hippocampus_predict JobState=COMPLETED' "$W/jobcomp.txt" || fail "the prediction did not complete"
 n=$(ls "$W/work/out" | grep -c '\.nii\.gz$' || true)
 [ "$n" -eq 2 ] || fail "expected 2 predictions in $W/work/out, found $n"
 say "jobs: $(grep -c JobId= "$W/jobcomp.txt") records, $requeues requeued runs; both folds complete, find_best and prediction done"
