@@ -25,6 +25,11 @@ import type { TrainOptions, TrainResult } from '../training/options.js';
 import { writeFoldStatus } from '../training/status.js';
 import { takeoverNote } from '../util/lock.js';
 
+/** Whether the fold folder holds any checkpoint set that -c could continue from. */
+function hasCheckpoint(ctx: FoldContext): boolean {
+  return [FINAL_CHECKPOINT, LATEST_CHECKPOINT, BEST_CHECKPOINT].some((n) => checkpointSetExists(ctx.foldFolder, n));
+}
+
 /** Store key through which rank 0 tells the other ranks that the fold folder is ready (or why not). */
 const SETUP_KEY = 'nnunet-train-setup';
 
@@ -62,9 +67,7 @@ async function followRankZero(o: TrainOptions, group: ProcessGroup): Promise<Tra
       `rank ${group.rank}: rank 0 could not start the training (${setup.replace(/^failed: /, '')}).`,
     );
   const ctx = createFoldContext(o);
-  const resuming =
-    o.continueTraining === true &&
-    [FINAL_CHECKPOINT, LATEST_CHECKPOINT, BEST_CHECKPOINT].some((n) => checkpointSetExists(ctx.foldFolder, n));
+  const resuming = o.continueTraining === true && hasCheckpoint(ctx);
   if (o.validationOnly === true)
     return {
       foldFolder: ctx.foldFolder,
@@ -132,10 +135,7 @@ async function trainAsWriter(ctx: FoldContext, o: TrainOptions): Promise<TrainRe
   const group = ctx.group;
   // -c on a fold without any checkpoint starts it (as nnU-Net v2 does), so one job script serves
   // the first run and every requeued one.
-  const nothingToContinue =
-    o.continueTraining === true &&
-    o.validationOnly !== true &&
-    ![FINAL_CHECKPOINT, LATEST_CHECKPOINT, BEST_CHECKPOINT].some((n) => checkpointSetExists(ctx.foldFolder, n));
+  const nothingToContinue = o.continueTraining === true && o.validationOnly !== true && !hasCheckpoint(ctx);
   const resuming = (o.continueTraining === true && !nothingToContinue) || o.validationOnly === true;
   let state: TrainerState | null = null;
   let status: 'training' | 'validation' = 'training';
