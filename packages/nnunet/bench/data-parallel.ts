@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { averageGradients, Generator, ProcessGroup, rand, SGD, setNumThreads, tidy } from '@nnunet/torch';
+import { Generator, ProcessGroup, rand, SGD, setNumThreads, tidy } from '@nnunet/torch';
 import { readPlans } from '../src/model/plans.js';
 import { deepSupervisionLossWeights, deepSupervisionScales } from '../src/network/deep-supervision.js';
 import { unetConfigFromPlans } from '../src/network/from-plans.js';
@@ -79,7 +79,7 @@ async function worker(): Promise<void> {
   const step = makeStep(net, optimizer, deepSupervisionLossWeights(scales.length), lossOptions, () => {
     if (group === null) return;
     const t0 = performance.now();
-    averageGradients(group, params);
+    group.averageGradients(params);
     reduceMs += performance.now() - t0;
   });
   let total = 0;

@@ -140,17 +140,19 @@ Registrar distributedExports{
             groups.erase(id);
           }),
     TN_FN("distAllReduce",
-          [](int64_t id, std::vector<T> tensors, std::string op) -> int64_t {
+          [](int64_t id, T tensor, std::string op) -> int64_t {
             Group& g = groupOf(id);
             c10d::AllreduceOptions o;
             o.reduceOp = reduceOp(op);
+            std::vector<T> tensors{tensor};
             auto work = g.pg->allreduce(tensors, o);
             return track(g, work, "all-reduce", tensors);
           }),
     TN_FN("distBroadcast",
-          [](int64_t id, std::vector<T> tensors, int64_t root) -> int64_t {
+          [](int64_t id, T tensor, int64_t root) -> int64_t {
             Group& g = groupOf(id);
             TORCH_CHECK(root >= 0 && root < g.size, "root rank ", root, " is not in 0..", g.size - 1);
+            std::vector<T> tensors{tensor};
             c10d::BroadcastOptions o;
             o.rootRank = root;
             auto work = g.pg->broadcast(tensors, o);

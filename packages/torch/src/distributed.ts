@@ -127,13 +127,13 @@ export class ProcessGroup {
    * the world size (Gloo has no average of its own). One tensor per call, as torch.distributed.
    */
   allReduce(t: Tensor, op: ReduceOp = 'sum'): Work {
-    const id = this.#call(() => native.distAllReduce(this.#live(), [handleOf('tensor', t)], op === 'avg' ? 'sum' : op));
+    const id = this.#call(() => native.distAllReduce(this.#live(), handleOf('tensor', t), op === 'avg' ? 'sum' : op));
     return new Work(id, op === 'avg' ? () => void t.div_(this.size) : undefined);
   }
 
   /** Copies the root's `t` into `t` on every other rank. */
   broadcast(t: Tensor, root = 0): Work {
-    return new Work(this.#call(() => native.distBroadcast(this.#live(), [handleOf('tensor', t)], root)));
+    return new Work(this.#call(() => native.distBroadcast(this.#live(), handleOf('tensor', t), root)));
   }
 
   /** Fills outputs[r] with rank r's `input` (outputs: one tensor per rank, input's shape and dtype). */
@@ -157,8 +157,13 @@ export class ProcessGroup {
     return this.#call(() => native.distStoreGet(this.#live(), key));
   }
 
-  /** See averageGradients(). */
-  averageGradients(params: readonly Tensor[], bucketBytes: number): void {
+  /**
+   * Averages the gradients of `params` over the group after backward (DistributedDataParallel's
+   * reduction, without overlapping backward): consecutive gradients of one dtype are packed into
+   * buckets of about `bucketBytes`, each bucket all-reduced as one buffer, divided by the world
+   * size and copied back. A parameter without a gradient counts as zeros on this rank (and gets one).
+   */
+  averageGradients(params: readonly Tensor[], bucketBytes = 25 * 1024 * 1024): void {
     if (!Number.isInteger(bucketBytes) || bucketBytes < 1)
       throw argError(`bucketBytes must be a positive integer, got ${bucketBytes}`);
     this.#call(() => native.distAverageGradients(this.#live(), handles('params', params), bucketBytes));
@@ -178,14 +183,4 @@ export class ProcessGroup {
       return rethrowNative(e, `rank ${this.rank}`);
     }
   }
-}
-
-/**
- * Averages the gradients of `params` over the group after backward (DistributedDataParallel's
- * reduction, without overlapping backward): consecutive gradients of one dtype are packed into
- * buckets of about `bucketBytes`, each bucket all-reduced as one buffer, divided by the world size
- * and copied back. A parameter without a gradient counts as zeros on this rank (and gets one).
- */
-export function averageGradients(group: ProcessGroup, params: readonly Tensor[], bucketBytes = 25 * 1024 * 1024): void {
-  group.averageGradients(params, bucketBytes);
 }

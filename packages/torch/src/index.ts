@@ -9,7 +9,6 @@ export { autocast, GradScaler } from './amp.js';
 export { enableGrad, grad, inferenceMode, isGradEnabled, isInferenceMode, noGrad } from './autograd.js';
 export * from './creation.js';
 export {
-  averageGradients,
   type Backend,
   ProcessGroup,
   type ProcessGroupOptions,

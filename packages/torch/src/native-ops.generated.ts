@@ -98,8 +98,8 @@ export interface NativeOps {
     device: string,
   ): number;
   distDestroyGroup(id: number): void;
-  distAllReduce(id: number, tensors: readonly Handle[], op: string): number;
-  distBroadcast(id: number, tensors: readonly Handle[], root: number): number;
+  distAllReduce(id: number, tensor: Handle, op: string): number;
+  distBroadcast(id: number, tensor: Handle, root: number): number;
   distAllGather(id: number, outputs: readonly Handle[], input: Handle): number;
   distBarrier(id: number): number;
   distIsCompleted(work: number): boolean;

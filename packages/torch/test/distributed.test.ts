@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { averageGradients, ProcessGroup, type ProcessGroupOptions, tensor, zeros } from '../src/index.js';
+import { ProcessGroup, type ProcessGroupOptions, tensor, zeros } from '../src/index.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -75,7 +75,7 @@ async function worker(): Promise<void> {
           .mul(rank + 1)
           .add(bias.mul(rank + 1).sum());
   loss.backward();
-  averageGradients(group, [w, bias], 8); // 8 bytes: one bucket per parameter
+  group.averageGradients([w, bias], 8); // 8 bytes: one bucket per parameter
   out.wGrad = Array.from(w.grad?.toTypedArray() as Float32Array);
   out.biasGrad = Array.from(bias.grad?.toTypedArray() as Float32Array);
   group.setValue(`hello${rank}`, `from ${rank}`);

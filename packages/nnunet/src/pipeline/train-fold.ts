@@ -17,7 +17,7 @@ import {
   type TrainerState,
   writeCheckpoint,
 } from '../training/checkpoint.js';
-import { broadcastFromRankZero } from '../training/data-parallel.js';
+import { anyRank, broadcastFromRankZero } from '../training/data-parallel.js';
 import { runEpochs } from '../training/epoch-loop.js';
 import { finishFold, writeDebugJson } from '../training/finish.js';
 import { createFoldContext, createFoldModel, type FoldContext, type FoldModel } from '../training/fold-context.js';
@@ -56,8 +56,8 @@ export async function trainFold(o: TrainOptions): Promise<TrainResult> {
 
 /**
  * A data-parallel rank other than 0: waits until rank 0 has prepared the fold folder (split,
- * recovered checkpoints), then trains its share of every batch in step with the others and leaves
- * the final checkpoint, the validation and every file to rank 0.
+ * recovered checkpoints), trains its share of every batch in step with the others, then predicts
+ * its share of the validation cases; the checkpoints, the evaluation and every other file are rank 0's.
  */
 async function followRankZero(o: TrainOptions, group: ProcessGroup): Promise<TrainResult> {
   const setup = group.getValue(SETUP_KEY);
@@ -67,32 +67,39 @@ async function followRankZero(o: TrainOptions, group: ProcessGroup): Promise<Tra
       `rank ${group.rank}: rank 0 could not start the training (${setup.replace(/^failed: /, '')}).`,
     );
   const ctx = createFoldContext(o);
-  const resuming = o.continueTraining === true && hasCheckpoint(ctx);
-  if (o.validationOnly === true)
-    return {
-      foldFolder: ctx.foldFolder,
-      epochs: 0,
-      interrupted: false,
-      validationSummary: null,
-      nextStagePredictions: [],
-    };
+  const resuming = o.validationOnly === true || (o.continueTraining === true && hasCheckpoint(ctx));
   const start = modelAndState(ctx, o, resuming);
   const { model } = start;
+  const result = (epochs: number, interrupted: boolean): TrainResult => ({
+    foldFolder: ctx.foldFolder,
+    epochs,
+    interrupted,
+    validationSummary: null,
+    nextStagePredictions: [],
+  });
   try {
     let state = start.state;
-    broadcastFromRankZero(group, model.net.parameters());
-    const run = await runEpochs(ctx, model, state, o);
-    state = run.state;
-    return {
-      foldFolder: ctx.foldFolder,
-      epochs: state.epoch,
-      interrupted: run.interrupted,
-      validationSummary: null,
-      nextStagePredictions: [],
-    };
+    if (o.validationOnly !== true) {
+      broadcastFromRankZero(group, model.net.parameters());
+      const run = await runEpochs(ctx, model, state, o);
+      state = run.state;
+      if (run.interrupted) return result(state.epoch, true);
+    }
+    if (stopBeforeValidation(ctx, o)) return result(state.epoch, true);
+    await finishFold(ctx, model, o);
+    return result(state.epoch, false);
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * Whether a stop was asked for between the last iteration and the final validation (on any rank:
+ * the ranks validate together or not at all).
+ */
+function stopBeforeValidation(ctx: FoldContext, o: TrainOptions): boolean {
+  const mine = o.interruptRequested?.() === true;
+  return ctx.group === null ? mine : (anyRank(ctx.group, [mine])[0] as boolean);
 }
 
 /**
@@ -180,13 +187,14 @@ async function trainAsWriter(ctx: FoldContext, o: TrainOptions): Promise<TrainRe
         });
       }
       // A stop asked for after the last iteration: the training is saved, the validation waits for -c / -val.
-      if (o.interruptRequested?.() === true) {
+      if (stopBeforeValidation(ctx, o)) {
         ctx.log(`interrupted before the final validation; continue with -c (or -val) to validate`);
         return interrupted(state);
       }
       status = 'validation';
       o.onPhase?.('validation');
       const finish = await finishFold(ctx, model, o);
+      if (finish === null) throw new Error('rank 0 got no validation summary');
       if (!o.disableSaving) writeFoldStatus(ctx, 'complete', state, { stoppedEarly: state.epoch < ctx.maxEpochs });
       return { foldFolder: ctx.foldFolder, epochs: state.epoch, interrupted: false, ...finish };
     } finally {

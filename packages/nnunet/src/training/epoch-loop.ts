@@ -129,16 +129,14 @@ export async function runEpochs(
     if (!o.disableSaving && ctx.isWriter) writeCheckpoint(ctx, model, state, name);
   };
   // Data-parallel ranks act on a signal together: any rank's request counts for all (one tiny
-  // all-reduce per question; every rank asks the same questions in the same order).
+  // all-reduce per check; every rank checks at the same points in the same order).
   const group = ctx.group;
-  const interruptNow = (): boolean => {
-    const mine = o.interruptRequested?.() === true;
-    return group === null ? mine : (anyRank(group, [mine])[0] as boolean);
+  const requests = (): { interrupt: boolean; stop: boolean } => {
+    const mine = [o.interruptRequested?.() === true, o.stopRequested?.() === true];
+    const [interrupt, stop] = group === null ? mine : anyRank(group, mine);
+    return { interrupt: interrupt === true, stop: stop === true };
   };
-  const stopNow = (): boolean => {
-    const mine = o.stopRequested?.() === true;
-    return group === null ? mine : (anyRank(group, [mine])[0] as boolean);
-  };
+  const interruptNow = (): boolean => requests().interrupt;
   ctx.log(
     `training ${ctx.trainerName} ${ctx.configuration} ${ctx.task} fold ${ctx.fold}: ${ctx.split.train.length} training and ${ctx.split.val.length} validation cases, epochs ${state.epoch}..${ctx.maxEpochs - 1}${state.iteration > 0 ? ` (epoch ${state.epoch} from iteration ${state.iteration})` : ''}, ${ctx.itersPerEpoch} iterations per epoch, batch ${ctx.batchSize}`,
   );
@@ -219,7 +217,8 @@ export async function runEpochs(
         state.bestEma = ema;
         save(BEST_CHECKPOINT);
       }
-      const stopping = [stopNow(), interruptNow()].some(Boolean);
+      const asked = requests();
+      const stopping = asked.stop || asked.interrupt;
       let latestSaved = false;
       if ((epoch + 1) % saveEvery === 0 || stopping) {
         save(LATEST_CHECKPOINT);
@@ -240,13 +239,14 @@ export async function runEpochs(
         // the next epoch starts from, or a resume would skip the rescue.
         if (latestSaved) save(LATEST_CHECKPOINT);
       }
-      if (interruptNow()) {
+      const late = requests();
+      if (late.interrupt) {
         // The signal may have come while progress.png was drawn, after the save decision.
         if (!latestSaved) save(LATEST_CHECKPOINT);
         ctx.log(`interrupted after epoch ${epoch}; ${LATEST_CHECKPOINT} holds this position, continue with -c`);
         return { state, cascadeAugmentation, interrupted: true };
       }
-      if (stopNow()) {
+      if (late.stop) {
         ctx.log(`stopping after epoch ${epoch} as requested`);
         break;
       }

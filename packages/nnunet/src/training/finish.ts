@@ -10,12 +10,12 @@ import { stageDataFolder, stageForConfiguration } from '../model/layout.js';
 import { determineFoldPostprocessing } from '../postprocessing/determine.js';
 import { copyFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import type { CascadeAugmentationParams } from './augmentation/index.js';
-import { PRED_NEXT_STAGE_FOLDER, predictNextStage } from './cascade.js';
+import { PRED_NEXT_STAGE_FOLDER, predictNextStage, segFromPrevStagePath } from './cascade.js';
 import type { TrainerState } from './checkpoint.js';
 import type { FoldContext, FoldModel } from './fold-context.js';
 import type { TrainOptions } from './options.js';
 import { INITIAL_LR, MOMENTUM, WEIGHT_DECAY } from './trainer-spec.js';
-import { validateFold } from './validate.js';
+import { evaluateValidation, predictValidationCases } from './validate.js';
 
 /** Writes fold_N/debug.json: the settings and cases of the run (v1 writes the same file). */
 export function writeDebugJson(
@@ -65,24 +65,65 @@ export interface FoldFinish {
   nextStagePredictions: string[];
 }
 
-/** Validates the fold, decides its postprocessing and, for 3d_lowres, predicts for the next stage. */
+/** The cases of `caseIds` that rank `rank` of `size` predicts (every size-th, as nnU-Net v2 splits them). */
+export function casesOfRank(caseIds: readonly string[], rank: number, size: number): string[] {
+  return caseIds.filter((_, i) => i % size === rank);
+}
+
+/**
+ * Validates the fold, decides its postprocessing and, for 3d_lowres, predicts for the next stage.
+ * In data-parallel training every rank calls it: each predicts its share of the validation cases
+ * (and of the next stage's), then rank 0 alone evaluates them all and decides the postprocessing
+ * (the other ranks get null).
+ */
 export async function finishFold(
   ctx: FoldContext,
   model: FoldModel,
   o: Pick<TrainOptions, 'saveNpz' | 'disablePostprocessingOnFolds' | 'disableNextStagePred'>,
-): Promise<FoldFinish> {
+): Promise<FoldFinish | null> {
   const { net } = model;
-  ctx.log(`validating ${ctx.split.val.length} cases into validation_raw`);
-  const evaluation = await validateFold(net, ctx.plans, ctx.stage, {
-    stagePreprocessedFolder: ctx.dataFolder,
+  const group = ctx.group;
+  const mine = group === null ? ctx.split.val : casesOfRank(ctx.split.val, group.rank, group.size);
+  const validation = {
     gtFolder: ctx.gtFolder,
     outputFolder: join(ctx.foldFolder, 'validation_raw'),
     caseIds: ctx.split.val,
+  };
+  ctx.log(
+    group === null
+      ? `validating ${ctx.split.val.length} cases into validation_raw`
+      : `validating ${ctx.split.val.length} cases into validation_raw, split over ${group.size} processes`,
+  );
+  await predictValidationCases(net, ctx.plans, ctx.stage, {
+    ...validation,
+    caseIds: mine,
+    stagePreprocessedFolder: ctx.dataFolder,
     mirrorAxes: ctx.mirrorAxes,
     saveNpz: o.saveNpz === true,
     device: ctx.device,
     ...(ctx.cascade !== null ? { prevStage: { folder: ctx.cascade.prevStageFolder, labels: ctx.cascade.labels } } : {}),
   });
+  const nextStage = ctx.configuration === '3d_lowres' && o.disableNextStagePred !== true;
+  const nextStageFolder = join(ctx.trainerFolder, PRED_NEXT_STAGE_FOLDER);
+  if (nextStage) {
+    ctx.log(`predicting ${ctx.split.val.length} cases for the next stage of the cascade into ${nextStageFolder}`);
+    predictNextStage(net, ctx.plans, ctx.stage, {
+      lowresFolder: ctx.dataFolder,
+      nextStageFolder: stageDataFolder(
+        ctx.preprocessedFolder,
+        ctx.plans,
+        stageForConfiguration(ctx.plans, '3d_fullres'),
+      ),
+      outputFolder: nextStageFolder,
+      caseIds: mine,
+      mirrorAxes: ctx.mirrorAxes,
+      device: ctx.device,
+    });
+  }
+  // Every rank's predictions are on disk before rank 0 reads them.
+  if (group !== null) group.barrier().wait();
+  if (!ctx.isWriter) return null;
+  const evaluation = await evaluateValidation(ctx.plans, validation);
   const means = evaluation.summary.results.mean as Record<string, Record<string, number>>;
   ctx.log(
     `validation Dice per class: ${Object.entries(means)
@@ -97,21 +138,10 @@ export async function finishFold(
     const pp = await determineFoldPostprocessing(ctx.foldFolder, ctx.gtFolder, { log: ctx.log });
     ctx.log(`postprocessing: ${pp.path}`);
   }
-  let nextStagePredictions: string[] = [];
-  if (ctx.configuration === '3d_lowres' && o.disableNextStagePred !== true) {
-    const nextStage = stageForConfiguration(ctx.plans, '3d_fullres');
-    const outputFolder = join(ctx.trainerFolder, PRED_NEXT_STAGE_FOLDER);
-    ctx.log(`predicting ${ctx.split.val.length} cases for the next stage of the cascade into ${outputFolder}`);
-    nextStagePredictions = predictNextStage(net, ctx.plans, ctx.stage, {
-      lowresFolder: ctx.dataFolder,
-      nextStageFolder: stageDataFolder(ctx.preprocessedFolder, ctx.plans, nextStage),
-      outputFolder,
-      caseIds: ctx.split.val,
-      mirrorAxes: ctx.mirrorAxes,
-      device: ctx.device,
-    });
-  }
-  return { validationSummary: evaluation.summaryPath, nextStagePredictions };
+  return {
+    validationSummary: evaluation.summaryPath,
+    nextStagePredictions: nextStage ? ctx.split.val.map((id) => segFromPrevStagePath(nextStageFolder, id)) : [],
+  };
 }
 
 /** Copies the reference segmentations that are not there yet (v1's TRAINER/gt_niftis). */

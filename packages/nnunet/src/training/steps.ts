@@ -3,7 +3,7 @@
  * targets, forward, Dice + cross-entropy over the outputs, and for training backward, gradient
  * clipping and the SGD step. Both return the loss as a number and free every intermediate tensor.
  */
-import { autocast, averageGradients, clipGradNorm_, noGrad, type Tensor, tidy } from '@nnunet/torch';
+import { autocast, clipGradNorm_, noGrad, type Tensor, tidy } from '@nnunet/torch';
 import type { ProducedBatch } from './batch-producer.js';
 import type { FoldModel } from './fold-context.js';
 import { deepSupervisionLoss, downsampleSegForDeepSupervision, type OnlineEvaluation } from './loss.js';
@@ -37,7 +37,7 @@ export function trainStep(model: FoldModel, batch: ProducedBatch, device: 'cpu' 
     model.optimizer.zeroGrad();
     loss.backward();
     // Data-parallel: every rank steps with the gradient of the global batch.
-    if (model.group !== null) averageGradients(model.group, model.optimizer.params);
+    if (model.group !== null) model.group.averageGradients(model.optimizer.params);
     clipGradNorm_(model.optimizer.params, GRAD_CLIP_NORM);
     model.optimizer.step();
     return loss.item();

@@ -42,12 +42,13 @@ export interface ValidateOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export async function validateFold(
+/** Predicts `o.caseIds` into the output folder (a data-parallel rank passes its share). */
+export async function predictValidationCases(
   net: GenericUNet,
   plans: Plans,
   stage: string,
   o: ValidateOptions,
-): Promise<FolderEvaluation> {
+): Promise<void> {
   const stagePlan = plans.plans_per_stage[stage];
   if (stagePlan === undefined) throw new Error(`plans have no stage ${stage}`);
   mkdirSync(o.outputFolder, { recursive: true });
@@ -96,6 +97,13 @@ export async function validateFold(
   } finally {
     net.deepSupervision = previous;
   }
+}
+
+/** Evaluates the predictions of every case of `o.caseIds` into the output folder's summary.json. */
+export async function evaluateValidation(
+  plans: Plans,
+  o: Pick<ValidateOptions, 'gtFolder' | 'outputFolder' | 'caseIds'>,
+): Promise<FolderEvaluation> {
   // Only this fold's validation cases are compared (the ground-truth folder holds every case).
   const labels = plans.all_classes.filter((c) => c > 0);
   const cases: CaseEvaluation[] = [];

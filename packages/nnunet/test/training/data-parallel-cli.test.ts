@@ -1,6 +1,7 @@
 /**
  * nnUNet_train -num_gpus 2 on the CPU: two real processes (Gloo over a TCPStore on localhost) train
- * one fold of a tiny real task; rank 0 alone writes the checkpoints, the log and the validation.
+ * one fold of a tiny real task; rank 0 alone writes the checkpoints and the log, the validation
+ * cases are split over the ranks and rank 0 evaluates them (-val too, on 2 or 1 processes alike).
  * SIGTERM to the launcher stops both ranks with model_latest saved (exit 75), and the run is
  * continued with a different number of processes.
  */
@@ -15,6 +16,19 @@ const BASE = ['3d_fullres', TRAINER, '4', '0', '--seed', '7', '--disable_postpro
 
 function status(fold: string): { status: string; epoch: number; iteration: number } {
   return JSON.parse(readFileSync(join(fold, 'training_status.json'), 'utf8'));
+}
+
+/** Each validation case's Dice per class, by case, from validation_raw/summary.json. */
+function perCaseDice(fold: string): [string, number[]][] {
+  const summary = JSON.parse(readFileSync(join(fold, 'validation_raw', 'summary.json'), 'utf8'));
+  return (summary.results.all as Record<string, unknown>[])
+    .map((c): [string, number[]] => [
+      String(c.reference),
+      Object.keys(c)
+        .filter((k) => /^\d+$/.test(k))
+        .map((k) => (c[k] as { Dice: number }).Dice),
+    ])
+    .sort((a, b) => a[0].localeCompare(b[0]));
 }
 
 test('nnUNet_train -num_gpus 2: two ranks train one fold; SIGTERM stops both with the position saved; -c continues on one process', {
@@ -39,6 +53,19 @@ test('nnUNet_train -num_gpus 2: two ranks train one fold; SIGTERM stops both wit
   assert.ok(readdirSync(join(fold, 'validation_raw')).some((f) => f === 'summary.json'));
   // Only rank 0 reports: one "fold folder" line.
   assert.equal(whole.stderr.match(/epoch 1: train loss/g)?.length, 1, whole.stderr);
+  // The validation cases were split over the ranks, and rank 0 evaluated them all.
+  assert.match(whole.stderr, /validating (\d+) cases into validation_raw, split over 2 processes/);
+  const splitDice = perCaseDice(fold);
+  assert.ok(splitDice.length >= 2, `${splitDice.length} validation cases`);
+
+  // -val again, on 2 processes (the other rank loads the final checkpoint too) and on 1: the same
+  // cases get the same Dice, whichever rank predicted them.
+  for (const processes of [['-num_gpus', '2'], []]) {
+    const val = new Running('train', [...BASE, '-val', ...processes], env);
+    const v = await val.done;
+    assert.equal(v.code, 0, val.stderr);
+    assert.deepEqual(perCaseDice(fold), splitDice, `-val ${processes.join(' ')}`);
+  }
 
   // SIGTERM to the launcher during the first epoch of a fresh run.
   const termed = new Running(

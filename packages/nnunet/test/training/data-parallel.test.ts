@@ -11,7 +11,6 @@ import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  averageGradients,
   clipGradNorm_,
   Generator,
   ProcessGroup,
@@ -82,7 +81,7 @@ function train(first: number, count: number, batchDice: boolean, group: ProcessG
       const loss = deepSupervisionLoss(outputs, targets, weights, lossOptions);
       optimizer.zeroGrad();
       loss.backward();
-      if (group !== null) averageGradients(group, params);
+      if (group !== null) group.averageGradients(params);
       if (k === 0)
         snapshots.push(
           Float32Array.from(
