@@ -10,16 +10,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  clipGradNorm_,
-  Generator,
-  ProcessGroup,
-  rand,
-  SGD,
-  setNumThreads,
-  type Tensor,
-  tidy,
-} from '@nnunet/torch';
+import { clipGradNorm_, Generator, ProcessGroup, rand, SGD, setNumThreads, type Tensor, tidy } from '@nnunet/torch';
 import { deepSupervisionLossWeights, deepSupervisionScales } from '../../src/network/deep-supervision.js';
 import { GenericUNet } from '../../src/network/generic-unet.js';
 import { initWeightsHe } from '../../src/network/init.js';
