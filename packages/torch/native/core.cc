@@ -10,6 +10,7 @@
 #include <torch/version.h>
 
 #include "binding.h"
+#include "compat.h"
 
 namespace tnode {
 namespace {
@@ -174,16 +175,16 @@ Registrar coreExports{
     TN_FN("autocastState",
           []() {
             return std::tuple<int64_t, int64_t, int64_t, int64_t>{
-                at::autocast::is_enabled(), at::autocast::is_cpu_enabled(),
-                static_cast<int64_t>(at::autocast::get_autocast_gpu_dtype()),
-                static_cast<int64_t>(at::autocast::get_autocast_cpu_dtype())};
+                compat::autocastEnabled(c10::DeviceType::CUDA), compat::autocastEnabled(c10::DeviceType::CPU),
+                static_cast<int64_t>(compat::autocastDtype(c10::DeviceType::CUDA)),
+                static_cast<int64_t>(compat::autocastDtype(c10::DeviceType::CPU))};
           }),
     TN_FN("autocastSet",
           [](bool cuda, bool cpu, at::ScalarType gpuDtype, at::ScalarType cpuDtype) {
-            at::autocast::set_enabled(cuda);
-            at::autocast::set_cpu_enabled(cpu);
-            at::autocast::set_autocast_gpu_dtype(gpuDtype);
-            at::autocast::set_autocast_cpu_dtype(cpuDtype);
+            compat::setAutocastEnabled(c10::DeviceType::CUDA, cuda);
+            compat::setAutocastEnabled(c10::DeviceType::CPU, cpu);
+            compat::setAutocastDtype(c10::DeviceType::CUDA, gpuDtype);
+            compat::setAutocastDtype(c10::DeviceType::CPU, cpuDtype);
           }),
     TN_FN("autocastEnter", []() { at::autocast::increment_nesting(); }),
     TN_FN("autocastExit",

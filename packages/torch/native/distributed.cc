@@ -9,6 +9,9 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#define TNODE_WITH_C10D
+#include "compat.h"
+
 #include <chrono>
 #include <mutex>
 #include <unordered_map>
@@ -22,7 +25,7 @@ using T = at::Tensor;
 
 struct Group {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  c10::intrusive_ptr<compat::C10dGroup> pg;
   int rank;
   int size;
 };
@@ -103,6 +106,7 @@ Registrar distributedExports{
               o.numWorkers = static_cast<std::size_t>(size);
               o.waitWorkers = true;
               o.timeout = timeout;
+              compat::usePlainSockets(o);
               store = c10::make_intrusive<c10d::TCPStore>(address, o);
             } else if (storeKind == "file") {
               store = c10::make_intrusive<c10d::FileStore>(address, static_cast<int>(size));
@@ -110,7 +114,7 @@ Registrar distributedExports{
             } else {
               TORCH_CHECK(false, "store must be 'tcp' or 'file', got '", storeKind, "'");
             }
-            c10::intrusive_ptr<c10d::ProcessGroup> pg;
+            c10::intrusive_ptr<compat::C10dGroup> pg;
             if (backend == "gloo") {
               auto options = c10d::ProcessGroupGloo::Options::create(timeout);
               options->devices.push_back(glooDevice(device));

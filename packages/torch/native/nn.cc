@@ -2,6 +2,7 @@
 #include <ATen/autocast_mode.h>
 
 #include "binding.h"
+#include "compat.h"
 
 namespace tnode {
 namespace {
@@ -96,7 +97,7 @@ Registrar nnExports{
             }
             // LibTorch 1.13's CPU autocast runs transposed convolutions in float32 (their CPU kernel has no
             // bf16 path), which casts the decoder back and forth; the matrix form runs in autocast's dtype.
-            if (x.is_cpu() && at::autocast::is_cpu_enabled() && transposeIsMatmul(x, w, stride, pad, dil, outPad, groups))
+            if (x.is_cpu() && compat::autocastEnabled(c10::DeviceType::CPU) && transposeIsMatmul(x, w, stride, pad, dil, outPad, groups))
               return transposeByMatmul(x, w, b);
             if (nd == 3) return at::conv_transpose3d(x, w, opt(b), stride, pad, outPad, groups, dil);
             if (nd == 2) return at::conv_transpose2d(x, w, opt(b), stride, pad, outPad, groups, dil);

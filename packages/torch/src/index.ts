@@ -7,6 +7,7 @@
 
 export { autocast, GradScaler } from './amp.js';
 export { enableGrad, grad, inferenceMode, isGradEnabled, isInferenceMode, noGrad } from './autograd.js';
+export { cpuBf16ConvolutionProblem } from './bf16-check.js';
 export * from './creation.js';
 export {
   type Backend,

@@ -8,7 +8,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { autocast, Conv, F, Generator, profile, randn, type Tensor, tidy } from '../src/index.js';
+import {
+  autocast,
+  Conv,
+  cpuBf16ConvolutionProblem,
+  F,
+  Generator,
+  profile,
+  randn,
+  type Tensor,
+  tidy,
+} from '../src/index.js';
 import { expectClose } from './helpers.js';
 
 const same = (a: Tensor, b: Tensor, what: string) => {
@@ -53,7 +63,9 @@ for (const spatial of [
   });
 }
 
-test('under CPU autocast a transposed convolution whose kernel equals its stride runs in bfloat16 and matches float64', () => {
+test('under CPU autocast a transposed convolution whose kernel equals its stride runs in bfloat16 and matches float64', {
+  skip: cpuBf16ConvolutionProblem() ?? false,
+}, () => {
   tidy(() => {
     const gen = new Generator(3);
     for (const [dims, kernel] of [

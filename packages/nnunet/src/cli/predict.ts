@@ -155,7 +155,11 @@ await runCommand(command, async (args) => {
     overwriteExisting: args.overwriteExisting,
     mirror: !args.disableTta,
     mixedPrecision: device === 'cuda' && !args.disableMixedPrecision && !args.fp32,
-    cpuPrecision: lowPrecisionOnCpu(device, args.fp32 || args.disableMixedPrecision) ? 'bfloat16' : 'float32',
+    cpuPrecision: lowPrecisionOnCpu(device, args.fp32 || args.disableMixedPrecision, (line) =>
+      process.stderr.write(`${line}\n`),
+    )
+      ? 'bfloat16'
+      : 'float32',
     device,
     stepSize: args.stepSize,
     postprocessing: !args.disablePostprocessing,

@@ -196,7 +196,11 @@ await runCommand(command, async (args) => {
       ? { precision: 'float32' as const }
       : args.precision !== undefined
         ? { precision: args.precision === 'bf16' ? ('bfloat16' as const) : ('float32' as const) }
-        : { newRunPrecision: lowPrecisionOnCpu(args.device, false) ? ('bfloat16' as const) : ('float32' as const) }),
+        : {
+            newRunPrecision: lowPrecisionOnCpu(args.device, false, (line) => process.stderr.write(`${line}\n`))
+              ? ('bfloat16' as const)
+              : ('float32' as const),
+          }),
     continueTraining: args.continueTraining,
     validationOnly: args.validationOnly,
     validateBest: args.valbest,

@@ -3,8 +3,22 @@
  * natively (v1 uses fp16 autocast on GPUs by default for the same reason), float32 elsewhere or
  * when the user asks for --fp32. The one place both nnUNet_train and nnUNet_predict decide it.
  */
-import { cpuHasNativeBf16 } from '@nnunet/torch';
+import { cpuBf16ConvolutionProblem, cpuHasNativeBf16 } from '@nnunet/torch';
 
-export function lowPrecisionOnCpu(device: 'cpu' | 'cuda', fp32Requested: boolean): boolean {
-  return device === 'cpu' && !fp32Requested && cpuHasNativeBf16();
+/**
+ * Whether the default is bf16 here. A LibTorch whose bf16 convolutions are wrong on this CPU
+ * (checked once per process) gets float32, and `warn` hears why.
+ */
+export function lowPrecisionOnCpu(
+  device: 'cpu' | 'cuda',
+  fp32Requested: boolean,
+  warn: (line: string) => void = () => {},
+): boolean {
+  if (device !== 'cpu' || fp32Requested || !cpuHasNativeBf16()) return false;
+  const problem = cpuBf16ConvolutionProblem();
+  if (problem !== null) {
+    warn(`${problem}, so this run computes in float32 (as with --fp32).`);
+    return false;
+  }
+  return true;
 }
