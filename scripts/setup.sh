@@ -37,7 +37,8 @@ have g++ || missing+=(g++)
 have make || missing+=(make)
 if [ -n "${LIBTORCH:-}" ]; then
   [ -f "$LIBTORCH/share/cmake/Torch/TorchConfig.cmake" ] || [ -f "$LIBTORCH/lib/cmake/Torch/TorchConfig.cmake" ] ||
-    die "LIBTORCH=$LIBTORCH has no share/cmake/Torch/TorchConfig.cmake: point it at a LibTorch folder (or a PyTorch install's torch/ folder), or unset it to use Debian's libtorch-dev."
+    [ -f "$LIBTORCH/Torch/TorchConfig.cmake" ] ||
+    die "LIBTORCH=$LIBTORCH has no share/cmake/Torch/TorchConfig.cmake: point it at a LibTorch folder, a PyTorch install's torch/ folder or its torch.utils.cmake_prefix_path, or unset it to use Debian's libtorch-dev."
 elif [ ! -f "$DEBIAN_TORCH_CONFIG" ]; then
   missing+=(libtorch-dev)
 fi

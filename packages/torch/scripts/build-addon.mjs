@@ -24,10 +24,15 @@ const args = [
 ];
 const libtorch = process.env.LIBTORCH;
 if (libtorch) {
-  const cmakeDir = [join(libtorch, 'share/cmake/Torch'), join(libtorch, 'lib/cmake/Torch')].find(existsSync);
+  // A LibTorch folder, a PyTorch install's torch/ folder, or its torch.utils.cmake_prefix_path.
+  const cmakeDir = [
+    join(libtorch, 'share/cmake/Torch'),
+    join(libtorch, 'lib/cmake/Torch'),
+    join(libtorch, 'Torch'),
+  ].find((d) => existsSync(join(d, 'TorchConfig.cmake')));
   if (!cmakeDir) {
     console.error(
-      `LIBTORCH=${libtorch} has no share/cmake/Torch folder; point LIBTORCH at a LibTorch or PyTorch torch/ folder.`,
+      `LIBTORCH=${libtorch} has no share/cmake/Torch/TorchConfig.cmake: point LIBTORCH at a LibTorch folder, a PyTorch install's torch/ folder or its torch.utils.cmake_prefix_path.`,
     );
     process.exit(1);
   }

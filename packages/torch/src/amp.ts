@@ -3,7 +3,9 @@
 import { noGrad } from './autograd.js';
 import { DTYPE_CODES, type DType } from './dtype.js';
 import { argError } from './errors.js';
+import { stack } from './functional.js';
 import { native } from './native.js';
+import { tidy } from './scope.js';
 import type { Tensor } from './tensor.js';
 
 /**
@@ -75,25 +77,25 @@ export class GradScaler {
     return this.enabled ? loss.mul(this.scale) : loss.mul(1);
   }
 
-  /** Divides the gradients of `params` by the scale in place and records whether any is not finite. */
+  /**
+   * Divides the gradients of `params` by the scale in place and records whether any is not finite
+   * (one device-to-host read for all of them, not one per parameter).
+   */
   unscale(params: Iterable<Tensor>): void {
     if (!this.enabled || this.#unscaled) return;
     const inv = 1 / this.scale;
-    let found = false;
-    noGrad(() => {
-      for (const p of params) {
-        const g = p.grad;
-        if (g === null) continue;
-        const fin = g.isfinite();
-        const all = fin.all();
-        if (all.item() === 0) found = true;
-        all.dispose();
-        fin.dispose();
-        g.mul_(inv);
-        g.dispose();
-      }
-    });
-    this.#foundInf = found;
+    this.#foundInf = noGrad(() =>
+      tidy(() => {
+        const finite: Tensor[] = [];
+        for (const p of params) {
+          const g = p.grad;
+          if (g === null) continue;
+          finite.push(g.isfinite().all());
+          g.mul_(inv);
+        }
+        return finite.length > 0 && stack(finite).all().item() === 0;
+      }),
+    );
     this.#unscaled = true;
   }
 

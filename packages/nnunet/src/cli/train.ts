@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import { parseConfiguration, parseFold } from '../model/configuration.js';
-import { lowPrecisionOnCpu } from '../model/precision.js';
+import { defaultTrainingPrecision } from '../model/precision.js';
 import {
   dataParallelFromEnv,
   EXIT_INTERRUPTED,
@@ -16,6 +16,8 @@ import { defineCommand } from './args.js';
 import { ProgressBar } from './progress.js';
 
 import { runCommand } from './run.js';
+
+const PRECISIONS = { fp32: 'float32', bf16: 'bfloat16', fp16: 'float16' } as const;
 
 const command = defineCommand({
   name: 'nnUNet_train',
@@ -59,13 +61,13 @@ const command = defineCommand({
     fp32: {
       flag: '--fp32',
       type: 'flag',
-      help: 'float32 steps (default on CPUs without AVX-512 BF16 / AMX and on CUDA; overrides --precision)',
+      help: 'float32 steps (default on CPUs without AVX-512 BF16 / AMX; overrides --precision)',
     },
     precision: {
       flag: '--precision',
       type: 'string',
-      choices: ['fp32', 'bf16'],
-      help: "CPU step arithmetic: fp32, or bf16 autocast (the default on CPUs with AVX-512 BF16 or AMX: ~0.4x the fp32 step); -c keeps the run's",
+      choices: ['fp32', 'bf16', 'fp16'],
+      help: "step arithmetic: fp32; bf16 autocast, the CPU's (default on CPUs with AVX-512 BF16 or AMX: ~0.4x the fp32 step); fp16 autocast with loss scaling, CUDA's (its default); -c keeps the run's",
     },
     plansIdentifier: {
       flag: '-p',
@@ -195,12 +197,8 @@ await runCommand(command, async (args) => {
     ...(args.fp32
       ? { precision: 'float32' as const }
       : args.precision !== undefined
-        ? { precision: args.precision === 'bf16' ? ('bfloat16' as const) : ('float32' as const) }
-        : {
-            newRunPrecision: lowPrecisionOnCpu(args.device, false, (line) => process.stderr.write(`${line}\n`))
-              ? ('bfloat16' as const)
-              : ('float32' as const),
-          }),
+        ? { precision: PRECISIONS[args.precision as keyof typeof PRECISIONS] }
+        : { newRunPrecision: defaultTrainingPrecision(args.device, (line) => process.stderr.write(`${line}\n`)) }),
     continueTraining: args.continueTraining,
     validationOnly: args.validationOnly,
     validateBest: args.valbest,

@@ -22,3 +22,15 @@ export function lowPrecisionOnCpu(
   }
   return true;
 }
+
+/**
+ * The arithmetic of a new training run when none is asked for: float16 autocast with loss scaling
+ * on CUDA (v1's default there), bf16 on CPUs where lowPrecisionOnCpu says so, float32 elsewhere.
+ */
+export function defaultTrainingPrecision(
+  device: 'cpu' | 'cuda',
+  warn: (line: string) => void = () => {},
+): 'float16' | 'bfloat16' | 'float32' {
+  if (device === 'cuda') return 'float16';
+  return lowPrecisionOnCpu(device, false, warn) ? 'bfloat16' : 'float32';
+}

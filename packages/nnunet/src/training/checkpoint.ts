@@ -21,7 +21,7 @@ import {
 import type { CheckpointMeta } from '../model/layout.js';
 import { BEST_CHECKPOINT, FINAL_CHECKPOINT, FOLD_STATUS_FILE, LATEST_CHECKPOINT } from '../model/layout.js';
 import { removeStaleTemporaries } from '../util/atomic.js';
-import type { FoldContext, FoldModel } from './fold-context.js';
+import { type FoldContext, type FoldModel, precisionMismatch } from './fold-context.js';
 import { polyLr } from './lr-schedule.js';
 import type { TrainingPrecision, TrainOptions } from './options.js';
 import type { ProgressLog } from './progress-plot.js';
@@ -50,6 +50,8 @@ export interface TrainerState {
   schedule: TrainingSchedule;
   /** The steps' arithmetic (absent in checkpoints from before it could be chosen: float32). */
   precision?: TrainingPrecision;
+  /** float16: the dynamic loss scale where the run stands. */
+  gradScaler?: { scale: number; growthTracker: number };
 }
 
 export type CheckpointFile = CheckpointMeta & { state: TrainerState; weights: string; optimizerState: string };
@@ -179,6 +181,7 @@ export function writeCheckpoint(ctx: FoldContext, model: FoldModel, state: Train
     {
       ...state,
       precision: model.precision,
+      ...(model.precision === 'float16' ? { gradScaler: model.gradScaler.stateDict() } : {}),
       optimizer: { options: opt.meta.options as unknown as Record<string, unknown>, stepCount: opt.meta.stepCount },
     },
   );
@@ -274,6 +277,14 @@ export function resumeFromCheckpoint(
     valItersPerEpoch: given.valItersPerEpoch ?? saved?.valItersPerEpoch ?? ctx.valItersPerEpoch,
   };
   model.precision = o.precision ?? ck.file.state.precision ?? 'float32';
+  const mismatch = precisionMismatch(model.precision, ctx.device);
+  if (mismatch !== null)
+    throw new NnunetError(
+      'ERR_ARGUMENT',
+      `${join(ctx.foldFolder, name)} was trained in ${model.precision}: ${mismatch} (--fp32 continues it in float32)`,
+    );
+  if (model.precision === 'float16' && ck.file.state.gradScaler !== undefined)
+    model.gradScaler.loadStateDict(ck.file.state.gradScaler);
   ctx.maxEpochs = schedule.maxEpochs;
   ctx.itersPerEpoch = schedule.itersPerEpoch;
   ctx.valItersPerEpoch = schedule.valItersPerEpoch;

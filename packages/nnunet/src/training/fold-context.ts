@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Generator, type ProcessGroup, SGD, setNumThreads } from '@nnunet/torch';
+import { Generator, GradScaler, type ProcessGroup, SGD, setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import { cascadeLabels } from '../inference/cascade-input.js';
 import { type Configuration, type Fold, parseFold, type Split } from '../model/configuration.js';
@@ -111,12 +111,8 @@ export function createFoldContext(o: TrainOptions): FoldContext {
     );
   }
   if (o.threads !== undefined) setNumThreads(o.threads);
-  if (o.precision === 'bfloat16' && o.device === 'cuda') {
-    throw new NnunetError(
-      'ERR_ARGUMENT',
-      'bfloat16 training is a CPU option; on CUDA leave the precision at its default (float32).',
-    );
-  }
+  const precisionProblem = o.precision === undefined ? null : precisionMismatch(o.precision, o.device ?? 'cpu');
+  if (precisionProblem !== null) throw new NnunetError('ERR_ARGUMENT', precisionProblem);
   const task = resolveTaskName(o.task, env);
   const preprocessedFolder = join(requireEnvFolder('nnUNet_preprocessed', env), task);
   const plansPath = plansFilePath(preprocessedFolder, o.configuration);
@@ -224,6 +220,15 @@ export function createFoldContext(o: TrainOptions): FoldContext {
   };
 }
 
+/** Why `precision` cannot train on `device` (null when it can): bf16 is the CPU's, fp16 CUDA's. */
+export function precisionMismatch(precision: TrainingPrecision, device: 'cpu' | 'cuda'): string | null {
+  if (precision === 'bfloat16' && device === 'cuda')
+    return 'bfloat16 training is a CPU option; on CUDA use the default (float16 with loss scaling) or --fp32.';
+  if (precision === 'float16' && device === 'cpu')
+    return 'float16 training needs CUDA (-device cuda); on the CPU use the default or --fp32.';
+  return null;
+}
+
 /** The network, its optimizer and the loss settings of a fold. */
 export interface FoldModel {
   net: GenericUNet;
@@ -236,8 +241,10 @@ export interface FoldModel {
   meta: CheckpointMeta;
   /** Data-parallel: the group whose gradients are averaged after every backward pass. */
   group: ProcessGroup | null;
-  /** 'bfloat16': training and validation steps run under CPU bf16 autocast (TrainOptions.precision). */
+  /** The steps' arithmetic (TrainOptions.precision): bf16 CPU autocast, fp16 CUDA autocast, or float32. */
   precision: TrainingPrecision;
+  /** float16: the dynamic loss scale (saved with every checkpoint; unused in the other precisions). */
+  gradScaler: GradScaler;
   dispose(): void;
 }
 
@@ -279,6 +286,7 @@ export function createFoldModel(
       ...(ctx.group !== null ? { globalCounts: globalCountsOver(ctx.group) } : {}),
     },
     precision: o.precision ?? 'float32',
+    gradScaler: new GradScaler(),
     group: ctx.group,
     meta: {
       format: CHECKPOINT_FORMAT,

@@ -8,11 +8,11 @@ import type { Env } from '../model/paths.js';
 import type { CascadeAugmentationParams } from './augmentation/index.js';
 
 /**
- * The arithmetic of the training steps: 'float32' (v1's CPU path, the default) or 'bfloat16'
- * (CPU autocast: convolutions in bf16, about 0.6x the step time on CPUs with AVX-512 BF16; weights,
- * optimizer state, loss and Dice stay float32). The CPU only; CUDA trains in float32 here.
+ * The arithmetic of the training steps: 'float32'; 'bfloat16' (CPU autocast: convolutions in bf16,
+ * about 0.4x the step time on CPUs with AVX-512 BF16); 'float16' (CUDA autocast with dynamic loss
+ * scaling, v1's default on GPUs). Weights, optimizer state, loss and Dice stay float32 in all three.
  */
-export type TrainingPrecision = 'float32' | 'bfloat16';
+export type TrainingPrecision = 'float32' | 'bfloat16' | 'float16';
 
 export interface TrainOptions {
   configuration: Configuration;

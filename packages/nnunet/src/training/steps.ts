@@ -18,28 +18,42 @@ function inputs(model: FoldModel, batch: ProducedBatch, device: 'cpu' | 'cuda'):
 }
 
 /**
- * The network's outputs, under bfloat16 autocast on the CPU when the model asks for it
- * (convolutions in bf16, weights and their gradients stay float32), cast back to float32 so that
- * softmax, cross-entropy and the Dice terms are computed in float32.
+ * The network's outputs, under autocast when the model asks for it (bf16 on the CPU, fp16 on
+ * CUDA: convolutions in low precision, weights and their gradients stay float32), cast back to
+ * float32 so that softmax, cross-entropy and the Dice terms are computed in float32.
  */
 function forward(model: FoldModel, data: Tensor): Tensor[] {
-  if (model.precision !== 'bfloat16') return model.net.forward(data) as Tensor[];
-  const outputs = autocast('cpu', () => model.net.forward(data)) as Tensor[];
+  if (model.precision === 'float32') return model.net.forward(data) as Tensor[];
+  const device = model.precision === 'float16' ? 'cuda' : 'cpu';
+  const outputs = autocast(device, () => model.net.forward(data)) as Tensor[];
   return outputs.map((o) => o.to('float32'));
 }
 
-/** Forward, loss, backward, clip and step on one batch (the network must be in training mode). */
+/**
+ * Forward, loss, backward, clip and step on one batch (the network must be in training mode). In
+ * float16 the loss is scaled before backward and the gradients unscaled before clipping; a step
+ * whose gradients overflowed is skipped and the scale halved (v1's run_iteration with amp).
+ */
 export function trainStep(model: FoldModel, batch: ProducedBatch, device: 'cpu' | 'cuda'): number {
   return tidy(() => {
     const { data, targets } = inputs(model, batch, device);
     const outputs = forward(model, data);
     const loss = deepSupervisionLoss(outputs, targets, model.dsWeights, model.lossOptions);
+    const params = model.optimizer.params;
     model.optimizer.zeroGrad();
-    loss.backward();
+    const scaler = model.precision === 'float16' ? model.gradScaler : null;
+    (scaler === null ? loss : scaler.scaleLoss(loss)).backward();
     // Data-parallel: every rank steps with the gradient of the global batch.
-    if (model.group !== null) model.group.averageGradients(model.optimizer.params);
-    clipGradNorm_(model.optimizer.params, GRAD_CLIP_NORM);
-    model.optimizer.step();
+    if (model.group !== null) model.group.averageGradients(params);
+    if (scaler === null) {
+      clipGradNorm_(params, GRAD_CLIP_NORM);
+      model.optimizer.step();
+    } else {
+      scaler.unscale(params);
+      clipGradNorm_(params, GRAD_CLIP_NORM);
+      scaler.step(params, () => model.optimizer.step());
+      scaler.update();
+    }
     return loss.item();
   });
 }

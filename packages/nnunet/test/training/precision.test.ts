@@ -1,11 +1,13 @@
 /**
  * bfloat16 training steps on the CPU: the step really runs in bf16 (its loss and updated weights
  * differ from float32's) yet stays close to the float32 step (loss within 2 %, weight updates in
- * the same direction), weights and optimizer state stay float32.
+ * the same direction), weights and optimizer state stay float32. The float16 step's loss scaling
+ * (CUDA's path), run where autocast leaves the ops in float32 (CPU tensors): power-of-two scaling
+ * is exact, so it gives the float32 step; an overflow skips the step and halves the scale.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Generator, rand, SGD, tidy } from '@nnunet/torch';
+import { Generator, GradScaler, rand, SGD, tidy } from '@nnunet/torch';
 import { CHECKPOINT_FORMAT } from '../../src/model/layout.js';
 import { deepSupervisionLossWeights, deepSupervisionScales } from '../../src/network/deep-supervision.js';
 import { GenericUNet } from '../../src/network/generic-unet.js';
@@ -55,6 +57,7 @@ function model(precision: TrainingPrecision): FoldModel {
       mirror_axes: [],
     },
     precision,
+    gradScaler: new GradScaler(),
     group: null,
     dispose() {
       net.dispose();
@@ -62,6 +65,69 @@ function model(precision: TrainingPrecision): FoldModel {
     },
   };
 }
+
+function fixedBatch(intensity = 1): { make: () => ProducedBatch; dispose: () => void } {
+  const shape = [2, 1, 16, 16, 16];
+  const [data, seg] = tidy(() => {
+    const g = new Generator(11);
+    return [rand(shape, { generator: g }).mul(intensity), rand(shape, { generator: g }).mul(3).floor()];
+  });
+  const make = () =>
+    new ProducedBatch(
+      0,
+      ['a', 'b'],
+      {
+        data: { data: data.toTypedArray() as Float32Array, shape },
+        seg: { data: seg.toTypedArray() as Float32Array, shape },
+      },
+      () => {},
+    );
+  return {
+    make,
+    dispose: () => {
+      data.dispose();
+      seg.dispose();
+    },
+  };
+}
+
+function weightsOf(m: FoldModel): Map<string, Float32Array> {
+  return new Map([...m.net.stateDict()].map(([k, t]) => [k, t.toTypedArray() as Float32Array]));
+}
+
+test('the float16 step scales the loss exactly and skips a step whose gradients overflow', () => {
+  const batches = fixedBatch();
+  // Intensities of 1e4 make the first convolution's gradient large enough to overflow at 2^127.
+  const bright = fixedBatch(1e4);
+  const m32 = model('float32');
+  const m16 = model('float16');
+  const overflow = model('float16');
+  try {
+    const before = weightsOf(overflow);
+    const run = (m: FoldModel, from = batches) => {
+      const b = from.make();
+      const loss = trainStep(m, b, 'cpu');
+      b.release();
+      return loss;
+    };
+    const loss32 = run(m32);
+    assert.equal(run(m16), loss32, 'the returned loss is the unscaled one');
+    const w32 = weightsOf(m32);
+    for (const [name, w] of weightsOf(m16)) assert.deepEqual(w, w32.get(name), `${name} after the scaled step`);
+    assert.equal(m16.gradScaler.scale, 65536, 'no overflow: the scale stays until 2000 good steps');
+    // A scale that overflows the gradients: the step is skipped (weights and momentum untouched) and halved.
+    overflow.gradScaler = new GradScaler({ initScale: 2 ** 127 });
+    run(overflow, bright);
+    assert.equal(overflow.gradScaler.scale, 2 ** 126);
+    for (const [name, w] of weightsOf(overflow)) assert.deepEqual(w, before.get(name), `${name} after a skipped step`);
+  } finally {
+    m32.dispose();
+    m16.dispose();
+    overflow.dispose();
+    batches.dispose();
+    bright.dispose();
+  }
+});
 
 test('a bf16 step runs in bf16 and stays close to the float32 step', () => {
   const shape = [2, 1, 16, 16, 16];
