@@ -49,10 +49,29 @@ make_root() {
   echo "deb $mirror trixie main contrib non-free non-free-firmware" >"$root/etc/apt/sources.list"
   rm -f "$root"/etc/apt/sources.list.d/*
   say "installing in $root: $want"
-  chroot "$root" env DEBIAN_FRONTEND=noninteractive bash -c \
-    "apt-get update -q && apt-get install -y -q --no-install-recommends $want" >"$root.apt.log" 2>&1 ||
-    die "installing $want in the Debian 13 root failed (see $root.apt.log)."
+  if ! chroot "$root" env DEBIAN_FRONTEND=noninteractive bash -c \
+    "apt-get update -q && apt-get install -y -q --no-install-recommends $want" >"$root.apt.log" 2>&1; then
+    # Debian's nvidia-cudnn (contrib) downloads cuDNN from NVIDIA's site while it is configured,
+    # which a machine limited to Debian's mirror cannot reach: let it configure without, so that
+    # libtorch-cuda-dev installs (compiling needs no cuDNN; see cudnn_stub for running).
+    [ -f "$root/var/lib/dpkg/info/nvidia-cudnn.postinst" ] && grep -q 'cudnn' "$root.apt.log" ||
+      die "installing $want in the Debian 13 root failed (see $root.apt.log)."
+    say "cuDNN's download from NVIDIA failed (expected without access): configuring without it"
+    echo 'exit 0' >"$root/var/lib/dpkg/info/nvidia-cudnn.postinst"
+    chroot "$root" dpkg --configure -a >>"$root.apt.log" 2>&1 ||
+      die "configuring the packages in the Debian 13 root failed (see $root.apt.log)."
+  fi
   echo "$want" >"$root/.nnunet-packages"
+}
+
+# libtorch_cuda needs libcudnn.so.9 to load, but no cuDNN call runs on a machine without a GPU:
+# an empty library with that name lets the CUDA build's CPU tests run (lazy binding). Only in the
+# throwaway root, only when the real library is absent.
+cudnn_stub() {
+  local root=$1 lib=/usr/lib/x86_64-linux-gnu/libcudnn.so.9
+  [ -e "$root$lib" ] && return
+  say "cuda: no libcudnn.so.9 in the root (Debian downloads it from NVIDIA): an empty stand-in for loading"
+  chroot "$root" bash -c "echo | gcc -shared -x c - -Wl,-soname,libcudnn.so.9 -o $lib && ldconfig"
 }
 
 # The running system's devices and the host's CA bundle (a proxy's CA, if any) inside the root.
@@ -77,7 +96,7 @@ in_root() {
   shift
   chroot "$root" env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
     NODE_EXTRA_CA_CERTS=/etc/ssl/certs/host-ca-bundle.crt npm_config_cafile=/etc/ssl/certs/host-ca-bundle.crt \
-    OMP_NUM_THREADS="${OMP_NUM_THREADS:-}" bash -euo pipefail -c "cd /work/repo; $*"
+    ${OMP_NUM_THREADS:+OMP_NUM_THREADS=$OMP_NUM_THREADS} bash -euo pipefail -c "cd /work/repo; $*"
 }
 
 # The @nnunet/torch tests; prints the TAP summary and fails on any failure.
@@ -112,7 +131,10 @@ check_variant() {
   case $variant in
     cpu) make_root "$root" libtorch-dev libgloo-dev nodejs npm cmake g++ make git fonts-dejavu-core ;;
     # The CUDA build links the CUDA flavour of Gloo (libgloo0 and libgloo-cuda-0 conflict).
-    cuda) make_root "$root" libtorch-cuda-dev libgloo-cuda-dev nodejs npm cmake g++ make git fonts-dejavu-core ;;
+    cuda)
+      make_root "$root" libtorch-cuda-dev libgloo-cuda-dev libnccl-dev nodejs npm cmake g++ make git fonts-dejavu-core
+      cudnn_stub "$root"
+      ;;
   esac
   enter_root "$root"
   say "$variant: make build against $(chroot "$root" dpkg-query -W -f '${Package} ${Version}' "libtorch-${variant/cpu/dev}" 2>/dev/null || echo LibTorch 2.x)"

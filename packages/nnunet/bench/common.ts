@@ -2,10 +2,11 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { autocast, clipGradNorm_, type SGD, type Tensor, tidy } from '@nnunet/torch';
+import { GradScaler, type SGD, type Tensor } from '@nnunet/torch';
 import type { GenericUNet } from '../src/network/generic-unet.js';
-import { type DcAndCeOptions, deepSupervisionLoss } from '../src/training/loss.js';
-import { GRAD_CLIP_NORM } from '../src/training/trainer-spec.js';
+import type { DcAndCeOptions } from '../src/training/loss.js';
+import type { TrainingPrecision } from '../src/training/options.js';
+import { optimizationStep, type StepModel } from '../src/training/steps.js';
 
 /** Exits with one sentence unless `value` (read from $name) is a positive integer. */
 export function requirePositiveInt(name: string, value: number, example = 2): void {
@@ -35,30 +36,23 @@ export async function inScratchFolder(prefix: string, fn: (work: string) => Prom
 }
 
 /**
- * training/steps.ts's step as a function of (data, targets): forward (under CPU bf16 autocast when
- * asked, outputs cast back to float32), deep-supervision Dice + CE, backward, clip at 12, SGD step.
- * Returns the loss.
+ * training/steps.ts's optimisation step as a function of (data, targets, precision): forward
+ * (under autocast for bfloat16 on the CPU and float16 on CUDA, with loss scaling there), deep-
+ * supervision Dice + CE, backward, clip at 12, SGD step. `group` averages the gradients after
+ * backward (data-parallel). Returns the loss.
  */
 export function makeStep(
   net: GenericUNet,
   optimizer: SGD,
   dsWeights: readonly number[],
   lossOptions: DcAndCeOptions,
-  /** Runs between backward and clipping (data-parallel: the gradient all-reduce). */
-  afterBackward?: () => void,
-): (data: Tensor, targets: readonly Tensor[], bf16?: boolean) => number {
-  const params = net.parameters();
-  return (data, targets, bf16 = false) =>
-    tidy(() => {
-      const outputs = bf16
-        ? (autocast('cpu', () => net.forward(data)) as Tensor[]).map((o) => o.to('float32'))
-        : (net.forward(data) as Tensor[]);
-      const loss = deepSupervisionLoss(outputs, targets, dsWeights, lossOptions);
-      optimizer.zeroGrad();
-      loss.backward();
-      afterBackward?.();
-      clipGradNorm_(params, GRAD_CLIP_NORM);
-      optimizer.step();
-      return loss.item();
-    });
+  group: StepModel['group'] = null,
+): (data: Tensor, targets: readonly Tensor[], precision?: TrainingPrecision) => number {
+  const gradScaler = new GradScaler();
+  return (data, targets, precision = 'float32') =>
+    optimizationStep(
+      { net, optimizer, dsWeights: [...dsWeights], lossOptions, precision, gradScaler, group },
+      data,
+      targets,
+    );
 }

@@ -75,18 +75,26 @@ async function worker(): Promise<void> {
   );
   // The gradient all-reduce runs (and is timed) between backward and clipping, as in training.
   let reduceMs = 0;
-  const params = net.parameters();
-  const step = makeStep(net, optimizer, deepSupervisionLossWeights(scales.length), lossOptions, () => {
-    if (group === null) return;
-    const t0 = performance.now();
-    group.averageGradients(params);
-    reduceMs += performance.now() - t0;
-  });
+  const step = makeStep(
+    net,
+    optimizer,
+    deepSupervisionLossWeights(scales.length),
+    lossOptions,
+    group === null
+      ? null
+      : {
+          averageGradients: (p) => {
+            const t0 = performance.now();
+            group.averageGradients(p);
+            reduceMs += performance.now() - t0;
+          },
+        },
+  );
   let total = 0;
   for (let i = 0; i < WARMUP + iters; i++) {
     if (i === WARMUP) reduceMs = 0;
     const t0 = performance.now();
-    step(data, targets, bf16);
+    step(data, targets, bf16 ? 'bfloat16' : 'float32');
     if (i >= WARMUP) total += performance.now() - t0;
   }
   group?.destroy();

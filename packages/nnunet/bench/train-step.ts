@@ -6,17 +6,19 @@
  *     -> {"dummy_s_per_it": ..., ...}
  *
  * Options: --batch B (default: the plans' batch size) --threads T (default 2) --warmup N (2)
- *   --precision fp32|bf16 (default fp32) --format contiguous|channels_last (default contiguous)
+ *   --device cpu|cuda (default cpu; the data and network live there)
+ *   --precision fp32|bf16|fp16 (default fp32; bf16 is the CPU's autocast, fp16 CUDA's with loss
+ *   scaling) --format contiguous|channels_last (default contiguous)
  *   --profile FILE: after the timed iterations, one more step recorded by LibTorch's profiler into
  *   FILE (a Chrome trace), and the ops with the most self time printed to stderr.
  *
- * The step is training/steps.ts's: forward (under CPU bf16 autocast for bf16), deep-supervision
+ * The step is training/steps.ts's: forward (under autocast for bf16 and fp16), deep-supervision
  * Dice + CE in float32, backward, gradient clipping at 12, SGD with Nesterov momentum. The batch is
  * v1's dummy batch (nnUNetTrainerV2_dummyLoad): data U[0, 1), labels round(U * (classes - 1)).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Generator, type MemoryFormat, profile, rand, SGD, setNumThreads, tidy } from '@nnunet/torch';
+import { cuda, Generator, type MemoryFormat, profile, rand, SGD, setNumThreads, tidy } from '@nnunet/torch';
 import { readPlans } from '../src/model/plans.js';
 import { deepSupervisionLossWeights, deepSupervisionScales } from '../src/network/deep-supervision.js';
 import { unetConfigFromPlans } from '../src/network/from-plans.js';
@@ -27,6 +29,7 @@ import { INITIAL_LR, MOMENTUM, WEIGHT_DECAY } from '../src/training/trainer-spec
 import { makeStep } from './common.js';
 
 const SEED = 12345;
+const PRECISIONS = { fp32: 'float32', bf16: 'bfloat16', fp16: 'float16' } as const;
 
 function fail(sentence: string): never {
   console.error(sentence);
@@ -51,6 +54,7 @@ export async function trainStepBench(argv: string[]): Promise<void> {
       batch: { type: 'string' },
       threads: { type: 'string' },
       precision: { type: 'string', default: 'fp32' },
+      device: { type: 'string', default: 'cpu' },
       format: { type: 'string', default: 'contiguous' },
       profile: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -58,8 +62,13 @@ export async function trainStepBench(argv: string[]): Promise<void> {
   });
   if (values.plans === undefined)
     fail('--plans FILE is required (a plans JSON file, e.g. nnUNetPlansv2.1_plans_3D.json).');
-  if (values.precision !== 'fp32' && values.precision !== 'bf16')
-    fail(`--precision ${values.precision} is not fp32 or bf16.`);
+  const precision = PRECISIONS[values.precision as keyof typeof PRECISIONS];
+  if (precision === undefined) fail(`--precision ${values.precision} is not fp32, bf16 or fp16.`);
+  const device = values.device;
+  if (device !== 'cpu' && device !== 'cuda') fail(`--device ${device} is not cpu or cuda.`);
+  if (device === 'cuda' && !cuda.isAvailable()) fail('--device cuda: this LibTorch sees no CUDA device.');
+  if ((precision === 'float16') !== (device === 'cuda') && precision !== 'float32')
+    fail(`--precision ${values.precision} does not run on ${device} (bf16 is the CPU's, fp16 CUDA's).`);
   if (values.format !== 'contiguous' && values.format !== 'channels_last')
     fail(`--format ${values.format} is not contiguous or channels_last.`);
   const plans = readPlans(values.plans);
@@ -70,7 +79,6 @@ export async function trainStepBench(argv: string[]): Promise<void> {
   const warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, 2);
   const batch = positiveInt('batch', values.batch, stagePlan.batch_size);
   const threads = positiveInt('threads', values.threads, 2);
-  const bf16 = values.precision === 'bf16';
   const patch = [...stagePlan.patch_size];
   const format: MemoryFormat =
     values.format === 'channels_last' ? (patch.length === 3 ? 'channels_last_3d' : 'channels_last') : 'contiguous';
@@ -78,6 +86,7 @@ export async function trainStepBench(argv: string[]): Promise<void> {
   setNumThreads(threads);
   const net = new GenericUNet(unetConfigFromPlans(plans, values.stage, { deepSupervision: true }));
   initWeightsHe(net, { generator: new Generator(SEED) });
+  if (device === 'cuda') net.to('cuda');
   if (format !== 'contiguous') net.toMemoryFormat(format);
   net.train();
   const params = net.parameters();
@@ -89,18 +98,20 @@ export async function trainStepBench(argv: string[]): Promise<void> {
 
   const gen = new Generator(SEED);
   const data = tidy(() => {
-    const d = rand([batch, plans.num_modalities, ...patch], { generator: gen });
+    const d = rand([batch, plans.num_modalities, ...patch], { generator: gen }).to(device);
     return format === 'contiguous' ? d : d.contiguous(format);
   });
   const targets = tidy(() => {
     const seg = rand([batch, 1, ...patch], { generator: gen })
       .mul(plans.num_classes)
-      .round();
+      .round()
+      .to(device);
     return downsampleSegForDeepSupervision(seg, dsScales);
   });
 
   const trainStep = makeStep(net, optimizer, dsWeights, lossOptions);
-  const step = () => trainStep(data, targets, bf16);
+  // The loss is read back every step (as nnUNet_train does), which waits for CUDA's queue.
+  const step = () => trainStep(data, targets, precision);
 
   const times: number[] = [];
   for (let i = 0; i < warmup + iters; i++) {
@@ -124,6 +135,7 @@ export async function trainStepBench(argv: string[]): Promise<void> {
     patch,
     threads,
     precision: values.precision,
+    device,
     format: values.format,
   };
   if (values.json) console.log(JSON.stringify(result));

@@ -237,7 +237,7 @@ async function run(work: string): Promise<void> {
   for (let i = 0; i < WARMUP + iters; i++) {
     for (const p of ['float32', 'bfloat16'] as const) {
       const t0 = performance.now();
-      step(dummyData, dummyTargets, p === 'bfloat16');
+      step(dummyData, dummyTargets, p);
       if (i >= WARMUP) precision[p].push(performance.now() - t0);
     }
   }

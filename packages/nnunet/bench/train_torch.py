@@ -25,8 +25,9 @@ The dummy batch is nnUNetTrainerV2_dummyLoad's: data U[0, 1) of shape (B, C, *pa
 deep-supervision scale a label map round(U[0, 1) * (classes - 1)) of size int(patch * scale).
 
 argv: --plans PLANS.json --stage S --batch B --threads N --iters N --warmup N --batch-dice 0|1 --seed S
+      [--device cpu|cuda] [--amp 0|1]   (amp: v1's float16 autocast + GradScaler step, CUDA only)
 stdout (one JSON line at the end): {"ms_per_iter", "min_ms", "max_ms", "mean_loss", "threads",
-"parameters", "versions"}. Progress goes to stderr.
+"device", "amp", "parameters", "versions"}. Progress goes to stderr.
 """
 
 import argparse
@@ -163,7 +164,7 @@ def soft_dice_loss(logits, target, batch_dice, smooth=1e-5):
     axes = [0] + spatial if batch_dice else spatial
     p = v1_softmax(logits)
     with torch.no_grad():
-        onehot = torch.zeros(logits.shape, dtype=logits.dtype)
+        onehot = torch.zeros(logits.shape, dtype=logits.dtype, device=logits.device)
         onehot.scatter_(1, target.long(), 1)
     tp = sum_axes(p * onehot, axes)
     fp = sum_axes(p * (1 - onehot), axes)
@@ -207,7 +208,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch-dice", type=int, choices=[0, 1], required=True)
     ap.add_argument("--seed", type=int, default=12345)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--amp", type=int, choices=[0, 1], default=0,
+                    help="1: float16 autocast with a GradScaler (v1's GPU default; CUDA only)")
     args = ap.parse_args()
+    device = torch.device(args.device)
+    amp = args.amp == 1
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -215,6 +221,7 @@ def main():
         plans = json.load(f)
     net, patch, classes, pool = network_from_plans(plans, args.stage)
     he_init(net)
+    net.to(device)
     net.train()
     optimizer = torch.optim.SGD(net.parameters(), 0.01, weight_decay=3e-5, momentum=0.99, nesterov=True)
 
@@ -225,9 +232,12 @@ def main():
         running = running * np.array(k)
         scales.append(list(1 / running))
     weights = ds_weights(len(scales))
-    data = torch.rand((args.batch, plans["num_modalities"], *patch))
-    targets = [torch.round(torch.rand((args.batch, 1, *[int(p * s) for p, s in zip(patch, sc)])) * (classes - 1))
+    data = torch.rand((args.batch, plans["num_modalities"], *patch)).to(device)
+    targets = [torch.round(torch.rand((args.batch, 1, *[int(p * s) for p, s in zip(patch, sc)])) * (classes - 1)).to(device)
                for sc in scales]
+    scaler = None
+    if amp:
+        scaler = torch.amp.GradScaler("cuda") if hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler()
     batch_dice = args.batch_dice == 1
 
     tty = sys.stderr.isatty()
@@ -235,11 +245,23 @@ def main():
     for i in range(args.warmup + args.iters):
         t0 = time.perf_counter()
         optimizer.zero_grad()
-        outputs = net(data)
-        loss = multiple_output_loss(outputs, targets, weights, batch_dice)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 12)
-        optimizer.step()
+        if amp:
+            # v1's run_iteration with amp: forward and loss under autocast, scaled backward,
+            # unscale before clipping, the scaler's step and update.
+            with torch.autocast("cuda", dtype=torch.float16):
+                outputs = net(data)
+                loss = multiple_output_loss(outputs, targets, weights, batch_dice)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 12)
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            outputs = net(data)
+            loss = multiple_output_loss(outputs, targets, weights, batch_dice)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 12)
+            optimizer.step()
         value = loss.detach().cpu().numpy()
         del outputs, loss
         ms = (time.perf_counter() - t0) * 1000
@@ -261,6 +283,8 @@ def main():
         "max_ms": max(times),
         "mean_loss": sum(losses) / len(losses),
         "threads": torch.get_num_threads(),
+        "device": args.device,
+        "amp": amp,
         "parameters": sum(p.numel() for p in net.parameters()),
         "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__},
     }))

@@ -3,8 +3,10 @@
 // Groups and pending operations are kept here by number; JS holds the numbers.
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #ifdef USE_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -74,6 +76,7 @@ c10d::ReduceOp reduceOp(const std::string& op) {
   TORCH_CHECK(false, "reduce op must be 'sum', 'max', 'min' or 'product', got '", op, "'");
 }
 
+#ifdef USE_C10D_GLOO
 std::shared_ptr<::gloo::transport::Device> glooDevice(const std::string& how) {
   // "" = this machine's hostname (loopback when it does not resolve), "host:NAME" = the interface
   // that NAME resolves to, "if:NAME" = a network interface by name (GLOO_SOCKET_IFNAME).
@@ -82,11 +85,14 @@ std::shared_ptr<::gloo::transport::Device> glooDevice(const std::string& how) {
   TORCH_CHECK(how.empty(), "gloo device must be '', 'host:NAME' or 'if:NAME', got '", how, "'");
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
+#endif
 
 Registrar distributedExports{
     TN_FN("distHasBackend",
           [](std::string backend) {
+#ifdef USE_C10D_GLOO
             if (backend == "gloo") return true;
+#endif
 #ifdef USE_C10D_NCCL
             if (backend == "nccl") return true;
 #endif
@@ -116,11 +122,15 @@ Registrar distributedExports{
             }
             c10::intrusive_ptr<compat::C10dGroup> pg;
             if (backend == "gloo") {
+#ifdef USE_C10D_GLOO
               auto options = c10d::ProcessGroupGloo::Options::create(timeout);
               options->devices.push_back(glooDevice(device));
               options->threads = 2;
               pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(rank), static_cast<int>(size),
                                                                options);
+#else
+              TORCH_CHECK(false, "this addon was built without Gloo's headers, so without data-parallel training: install libgloo-dev (Debian) and rebuild (make build)");
+#endif
             } else if (backend == "nccl") {
 #ifdef USE_C10D_NCCL
               auto options = c10d::ProcessGroupNCCL::Options::create();

@@ -46,6 +46,11 @@ function rethrowNative(e: unknown, context?: string): never {
 }
 
 /** A pending collective. */
+/** Whether this LibTorch has `backend` (Gloo always; NCCL in CUDA builds compiled with its headers). */
+export function hasBackend(backend: Backend): boolean {
+  return native.distHasBackend(backend);
+}
+
 export class Work {
   #id: number | null;
   constructor(
@@ -91,7 +96,11 @@ export class ProcessGroup {
     if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.worldSize)
       throw argError(`rank must be an integer in 0..${o.worldSize - 1}, got ${o.rank}`);
     if (!native.distHasBackend(backend))
-      throw argError(`this LibTorch has no ${backend} backend (NCCL needs a CUDA build of LibTorch): use 'gloo'`);
+      throw argError(
+        backend === 'nccl'
+          ? "this addon has no NCCL backend (it needs a CUDA build of LibTorch and NCCL's headers): use 'gloo'"
+          : "this addon was built without Gloo's headers, so without data-parallel training: install libgloo-dev (Debian) and rebuild (make build)",
+      );
     const timeout = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const [kind, address, port] =
       'tcp' in o.store ? ['tcp', o.store.tcp.host, o.store.tcp.port] : ['file', o.store.file, 0];

@@ -11,6 +11,7 @@ export { cpuBf16ConvolutionProblem } from './bf16-check.js';
 export * from './creation.js';
 export {
   type Backend,
+  hasBackend,
   ProcessGroup,
   type ProcessGroupOptions,
   type ReduceOp,

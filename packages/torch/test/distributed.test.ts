@@ -199,7 +199,7 @@ if (process.env.DIST_WORKER === '1') {
     );
     assert.throws(
       () => new ProcessGroup({ backend: 'nccl', rank: 0, worldSize: 1, store: { file: '/tmp/x' } }),
-      /no nccl backend/,
+      /no NCCL backend/,
     );
   });
 }

@@ -3,7 +3,7 @@
  * targets, forward, Dice + cross-entropy over the outputs, and for training backward, gradient
  * clipping and the SGD step. Both return the loss as a number and free every intermediate tensor.
  */
-import { autocast, clipGradNorm_, noGrad, type Tensor, tidy } from '@nnunet/torch';
+import { autocast, clipGradNorm_, noGrad, type ProcessGroup, type Tensor, tidy } from '@nnunet/torch';
 import type { ProducedBatch } from './batch-producer.js';
 import type { FoldModel } from './fold-context.js';
 import { deepSupervisionLoss, downsampleSegForDeepSupervision, type OnlineEvaluation } from './loss.js';
@@ -22,21 +22,29 @@ function inputs(model: FoldModel, batch: ProducedBatch, device: 'cpu' | 'cuda'):
  * CUDA: convolutions in low precision, weights and their gradients stay float32), cast back to
  * float32 so that softmax, cross-entropy and the Dice terms are computed in float32.
  */
-function forward(model: FoldModel, data: Tensor): Tensor[] {
+function forward(model: Pick<FoldModel, 'net' | 'precision'>, data: Tensor): Tensor[] {
   if (model.precision === 'float32') return model.net.forward(data) as Tensor[];
   const device = model.precision === 'float16' ? 'cuda' : 'cpu';
   const outputs = autocast(device, () => model.net.forward(data)) as Tensor[];
   return outputs.map((o) => o.to('float32'));
 }
 
+/** What one optimisation step needs of a fold's model (benchmarks build it without a fold). */
+export type StepModel = Pick<
+  FoldModel,
+  'net' | 'optimizer' | 'dsWeights' | 'lossOptions' | 'precision' | 'gradScaler'
+> & {
+  group: Pick<ProcessGroup, 'averageGradients'> | null;
+};
+
 /**
- * Forward, loss, backward, clip and step on one batch (the network must be in training mode). In
- * float16 the loss is scaled before backward and the gradients unscaled before clipping; a step
- * whose gradients overflowed is skipped and the scale halved (v1's run_iteration with amp).
+ * Forward, loss, backward, clip and step on tensors already on the model's device (the network
+ * must be in training mode). In float16 the loss is scaled before backward and the gradients
+ * unscaled before clipping; a step whose gradients overflowed is skipped and the scale halved
+ * (v1's run_iteration with amp). Returns the loss.
  */
-export function trainStep(model: FoldModel, batch: ProducedBatch, device: 'cpu' | 'cuda'): number {
+export function optimizationStep(model: StepModel, data: Tensor, targets: readonly Tensor[]): number {
   return tidy(() => {
-    const { data, targets } = inputs(model, batch, device);
     const outputs = forward(model, data);
     const loss = deepSupervisionLoss(outputs, targets, model.dsWeights, model.lossOptions);
     const params = model.optimizer.params;
@@ -55,6 +63,14 @@ export function trainStep(model: FoldModel, batch: ProducedBatch, device: 'cpu' 
       scaler.update();
     }
     return loss.item();
+  });
+}
+
+/** One training step on a produced batch (moved to the device, with its deep-supervision targets). */
+export function trainStep(model: FoldModel, batch: ProducedBatch, device: 'cpu' | 'cuda'): number {
+  return tidy(() => {
+    const { data, targets } = inputs(model, batch, device);
+    return optimizationStep(model, data, targets);
   });
 }
 
