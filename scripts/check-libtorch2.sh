@@ -4,7 +4,8 @@
 #   cpu:  libtorch-dev 2.6. `make build` inside the root (the README's install path), the
 #         @nnunet/torch tests, then a short nnU-Net run from the CLI: convert, plan and preprocess,
 #         a 2-process data-parallel training of one fold (c10d/Gloo), prediction.
-#   cuda: libtorch-cuda-dev 2.6 (contrib). `make build` compiles the CUDA and NCCL paths; the
+#   cuda: libtorch-cuda-dev 2.6 (contrib; with nvidia-cuda-toolkit, which its CMake files require).
+#         `make build` compiles the CUDA and NCCL paths; the
 #         @nnunet/torch tests then run on the CPU with that library (no GPU needed).
 # Usage (root): scripts/check-libtorch2.sh [cpu|cuda|all]   (make check-libtorch2; default all)
 # The roots stay under $NNUNET_TRIXIE (default /var/tmp/nnunet-trixie) for reruns: about 2.5 GB
@@ -132,7 +133,8 @@ check_variant() {
     cpu) make_root "$root" libtorch-dev libgloo-dev nodejs npm cmake g++ make git fonts-dejavu-core ;;
     # The CUDA build links the CUDA flavour of Gloo (libgloo0 and libgloo-cuda-0 conflict).
     cuda)
-      make_root "$root" libtorch-cuda-dev libgloo-cuda-dev libnccl-dev nodejs npm cmake g++ make git fonts-dejavu-core
+      make_root "$root" libtorch-cuda-dev libgloo-cuda-dev libnccl-dev nvidia-cuda-toolkit nodejs npm cmake g++ make git \
+        fonts-dejavu-core
       cudnn_stub "$root"
       ;;
   esac
