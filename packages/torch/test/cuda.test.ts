@@ -51,7 +51,7 @@ function sameOnBothDevices(what: string, inputs: Tensor[], f: (xs: Tensor[]) => 
     const g = run('cuda');
     assert.equal(g.y.device, 'cuda:0', `${what} ran on the GPU`);
     closeToCpu(g.y, c.y, tol, `${what} output`);
-    g.grads.forEach((gr, i) => closeToCpu(gr, c.grads[i] as Tensor, tol, `${what} gradient ${i}`));
+    for (const [i, gr] of g.grads.entries()) closeToCpu(gr, c.grads[i] as Tensor, tol, `${what} gradient ${i}`);
   });
 }
 
