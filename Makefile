@@ -1,5 +1,5 @@
 # The two commands: `make demo` and `make test`. Both install what is missing first.
-.PHONY: build test test-slurm check-install demo demo-engine bench lint format clean pack
+.PHONY: build test test-slurm check-libtorch2 gpu-check-dry-run check-install demo demo-engine bench lint format clean pack
 
 build:
 	bash scripts/setup.sh
@@ -14,6 +14,16 @@ test: build
 # installs slurm-wlm and munge when missing; several minutes, so not part of make test).
 test-slurm: build
 	bash scripts/test-slurm.sh
+
+# The addon against LibTorch 2.x: Debian 13 roots (debootstrap; root) with libtorch-dev 2.6 (build,
+# torch tests, a 2-process CLI training, prediction) and libtorch-cuda-dev 2.6 (build, CPU tests).
+# Downloads ~3 GB and keeps ~10 GB under /var/tmp/nnunet-trixie on the first run.
+check-libtorch2:
+	bash scripts/check-libtorch2.sh
+
+# scripts/gpu-check.sh on this machine's CPU with small budgets (proves the script, not a GPU).
+gpu-check-dry-run: build
+	bash scripts/gpu-check.sh --dry-run
 
 # The commands from a fresh build's bin folder and from a global install of the packed tarballs.
 check-install: build

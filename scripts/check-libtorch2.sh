@@ -65,14 +65,22 @@ make_root() {
   echo "$want" >"$root/.nnunet-packages"
 }
 
-# libtorch_cuda needs libcudnn.so.9 to load, but no cuDNN call runs on a machine without a GPU:
-# an empty library with that name lets the CUDA build's CPU tests run (lazy binding). Only in the
-# throwaway root, only when the real library is absent.
+# libtorch_cuda needs libcudnn.so.9 to load, and Debian links it with -z now, so every cuDNN
+# function it names must resolve at load time; none is called on a machine without a GPU. A
+# stand-in library defining those names (empty functions, under cuDNN's symbol version) lets the
+# CUDA build's CPU tests run. Only in the throwaway root, only when the real library is absent.
 cudnn_stub() {
   local root=$1 lib=/usr/lib/x86_64-linux-gnu/libcudnn.so.9
   [ -e "$root$lib" ] && return
-  say "cuda: no libcudnn.so.9 in the root (Debian downloads it from NVIDIA): an empty stand-in for loading"
-  chroot "$root" bash -c "echo | gcc -shared -x c - -Wl,-soname,libcudnn.so.9 -o $lib && ldconfig"
+  say "cuda: no libcudnn.so.9 in the root (Debian downloads it from NVIDIA): a stand-in for loading"
+  chroot "$root" bash -euo pipefail -c "
+    d=\$(mktemp -d)
+    nm -D --undefined-only /usr/lib/x86_64-linux-gnu/libtorch_cuda.so | sed -n 's/^ *U \\([A-Za-z0-9_]*\\)@libcudnn.so.9\$/\\1/p' | sort -u >\$d/names
+    { echo 'const char nnunet_marker[] = \"nnunet-stand-in: no cuDNN\";'; sed 's/.*/void &(void) {}/' \$d/names; } >\$d/stub.c
+    echo 'libcudnn.so.9 { global: *; };' >\$d/version.map
+    gcc -shared -fPIC \$d/stub.c -Wl,-soname,libcudnn.so.9 -Wl,--version-script=\$d/version.map -o $lib
+    ldconfig
+    rm -rf \$d"
 }
 
 # The running system's devices and the host's CA bundle (a proxy's CA, if any) inside the root.

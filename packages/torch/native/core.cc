@@ -5,6 +5,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -209,6 +210,16 @@ Registrar coreExports{
     TN_FN("cudaSynchronize",
           [](int64_t idx) {
             if (torch::cuda::is_available()) torch::cuda::synchronize(idx);
+          }),
+    // The device that 'cuda' means in this process (one GPU per data-parallel rank). Through c10's
+    // device-guard registry, so CPU builds compile it too (and refuse at run time).
+    TN_FN("cudaSetDevice",
+          [](int64_t idx) {
+            TORCH_CHECK(torch::cuda::is_available(), "CUDA is not available to this LibTorch");
+            TORCH_CHECK(idx >= 0 && idx < static_cast<int64_t>(torch::cuda::device_count()), "CUDA device ", idx,
+                        " does not exist (", torch::cuda::device_count(), " devices)");
+            c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)
+                ->setDevice(c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(idx)));
           }),
     TN_FN("torchVersion", []() { return std::string(TORCH_VERSION); }),
     TN_FN("parallelInfo", []() { return at::get_parallel_info(); }),

@@ -82,6 +82,7 @@ export interface NativeOps {
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(idx: number): void;
+  cudaSetDevice(idx: number): void;
   torchVersion(): string;
   parallelInfo(): string;
 

@@ -27,6 +27,10 @@ export const cuda = {
   synchronize(index = 0): void {
     native.cudaSynchronize(index);
   },
+  /** Makes device `index` the one 'cuda' means in this process (e.g. each data-parallel rank its own GPU). */
+  setDevice(index: number): void {
+    native.cudaSetDevice(index);
+  },
 };
 
 /**

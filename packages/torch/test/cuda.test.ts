@@ -146,3 +146,14 @@ test('CUDA: an NCCL process group of one rank reduces and broadcasts', {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('cuda.setDevice picks the device that cuda means, and refuses one that does not exist', () => {
+  if (cuda.isAvailable()) {
+    cuda.setDevice(cuda.deviceCount() - 1);
+    assert.equal(tensor([1]).to('cuda').device, `cuda:${cuda.deviceCount() - 1}`);
+    cuda.setDevice(0);
+    assert.throws(() => cuda.setDevice(cuda.deviceCount()), /does not exist/);
+  } else {
+    assert.throws(() => cuda.setDevice(0), /CUDA is not available/);
+  }
+});

@@ -129,6 +129,18 @@ const command = defineCommand({
       min: 1,
       help: "the same as -num_gpus (torch.distributed.launch's name)",
     },
+    nnodes: {
+      flag: '--nnodes',
+      type: 'int',
+      min: 1,
+      help: 'machines taking part, each running this command with its --node_rank (MASTER_ADDR/MASTER_PORT of node 0 set on all)',
+    },
+    nodeRank: {
+      flag: '--node_rank',
+      type: 'int',
+      min: 0,
+      help: "this machine's index among --nnodes (default NODE_RANK or 0)",
+    },
   },
 });
 
@@ -141,13 +153,21 @@ function parsePlansIdentifier(text: string, flag: string): string {
 
 await runCommand(command, async (args) => {
   const processes = args.numGpus ?? args.nprocPerNode ?? 1;
-  if (processes > 1 && process.env.WORLD_SIZE === undefined) {
-    // The launcher: the same command once per rank on this machine (the options above removed).
+  const nodes = args.nnodes ?? 1;
+  if (processes * nodes > 1 && process.env.WORLD_SIZE === undefined) {
+    // The launcher: the same command once per rank on this machine (the launch options removed).
+    const launchFlags = ['-num_gpus', '--nproc_per_node', '--nnodes', '--node_rank'];
     const rest = process.argv.slice(2).filter((a, i, all) => {
-      const flag = (x: string | undefined) => x === '-num_gpus' || x === '--nproc_per_node';
-      return !flag(a) && !flag(all[i - 1]) && !/^(-num_gpus|--nproc_per_node)=/.test(a);
+      const flag = (x: string | undefined) => x !== undefined && launchFlags.includes(x);
+      return !flag(a) && !flag(all[i - 1]) && !launchFlags.some((f) => a.startsWith(`${f}=`));
     });
-    process.exitCode = await launchLocalRanks(process.argv[1] as string, rest, processes, process.env);
+    const nodeRank = args.nodeRank ?? (Number(process.env.NODE_RANK) || 0);
+    process.exitCode = await launchLocalRanks(
+      process.argv[1] as string,
+      rest,
+      { processes, nodes, nodeRank },
+      process.env,
+    );
     return;
   }
   // LibTorch starts with one intra-op thread here; use every core unless OMP_NUM_THREADS says otherwise.

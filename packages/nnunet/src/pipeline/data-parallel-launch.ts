@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { ProcessGroup } from '@nnunet/torch';
+import { cuda, ProcessGroup } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import type { Env } from '../model/paths.js';
 
@@ -76,8 +76,17 @@ export function dataParallelFromEnv(env: Env): DataParallelEnv | null {
   };
 }
 
-/** Joins the group described by `dp` (rank 0 serves the TCPStore at MASTER_ADDR:MASTER_PORT). */
+/**
+ * Joins the group described by `dp` (rank 0 serves the TCPStore at MASTER_ADDR:MASTER_PORT). On
+ * CUDA each rank of a machine takes its own GPU first (LOCAL_RANK), as NCCL needs.
+ */
 export function joinDataParallelGroup(dp: DataParallelEnv, env: Env, device: 'cpu' | 'cuda'): ProcessGroup {
+  if (device === 'cuda') {
+    const gpus = cuda.deviceCount();
+    if (gpus < 1)
+      throw new NnunetError('ERR_ARGUMENT', `rank ${dp.rank}: --device cuda, but this LibTorch sees no CUDA device.`);
+    cuda.setDevice(dp.localRank % gpus);
+  }
   const timeoutS = intVar(env, 'NNUNET_DIST_TIMEOUT') ?? DEFAULT_TIMEOUT_S;
   const iface = env.GLOO_SOCKET_IFNAME;
   return new ProcessGroup({
@@ -104,28 +113,48 @@ export function freeLocalPort(): Promise<number> {
   });
 }
 
+/** This machine's part of a launch: torch.distributed.launch's --nproc_per_node, --nnodes, --node_rank. */
+export interface LocalLaunch {
+  processes: number;
+  nodes?: number;
+  nodeRank?: number;
+}
+
 /**
- * Runs `script args` as `processes` local ranks (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR=127.0.0.1,
- * MASTER_PORT free unless set; OMP_NUM_THREADS = cores / processes unless set), passes SIGINT,
- * SIGTERM and SIGUSR1 on to all of them and resolves with the group's exit code: 0 when all
- * succeeded, else rank 0's code when it failed, else the first failing rank's.
+ * Runs `script args` as `processes` local ranks of a group of nodes x processes (RANK = node rank
+ * x processes + local rank, LOCAL_RANK, WORLD_SIZE; MASTER_ADDR/MASTER_PORT: on one node
+ * 127.0.0.1 and a free port unless set, on several the same values on every node, required;
+ * OMP_NUM_THREADS = cores / processes unless set), passes SIGINT, SIGTERM and SIGUSR1 on to all of
+ * them and resolves with this node's exit code: 0 when all succeeded, else rank 0's code when it
+ * failed, else the first failing rank's.
  */
 export async function launchLocalRanks(
   script: string,
   args: readonly string[],
-  processes: number,
+  launch: LocalLaunch,
   env: Env,
 ): Promise<number> {
-  const port = env.MASTER_PORT !== undefined ? Number(env.MASTER_PORT) : await freeLocalPort();
+  const { processes } = launch;
+  const nodes = launch.nodes ?? 1;
+  const nodeRank = launch.nodeRank ?? 0;
+  if (nodeRank >= nodes)
+    throw new NnunetError('ERR_ARGUMENT', `--node_rank ${nodeRank} is not in 0..${nodes - 1} (--nnodes ${nodes}).`);
+  if (nodes > 1 && (env.MASTER_ADDR === undefined || env.MASTER_ADDR === ''))
+    throw new NnunetError(
+      'ERR_ARGUMENT',
+      `--nnodes ${nodes}: set MASTER_ADDR (the host of node 0) and MASTER_PORT (default ${DEFAULT_MASTER_PORT}) to the same values on every node.`,
+    );
+  const port =
+    env.MASTER_PORT !== undefined ? Number(env.MASTER_PORT) : nodes > 1 ? DEFAULT_MASTER_PORT : await freeLocalPort();
   const threads = env.OMP_NUM_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / processes)));
-  const children = Array.from({ length: processes }, (_, rank) =>
+  const children = Array.from({ length: processes }, (_, local) =>
     spawn(process.execPath, [script, ...args], {
       stdio: 'inherit',
       env: {
         ...env,
-        RANK: String(rank),
-        LOCAL_RANK: String(rank),
-        WORLD_SIZE: String(processes),
+        RANK: String(nodeRank * processes + local),
+        LOCAL_RANK: String(local),
+        WORLD_SIZE: String(nodes * processes),
         MASTER_ADDR: env.MASTER_ADDR ?? '127.0.0.1',
         MASTER_PORT: String(port),
         OMP_NUM_THREADS: threads,

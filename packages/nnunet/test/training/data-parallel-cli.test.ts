@@ -2,6 +2,7 @@
  * nnUNet_train -num_gpus 2 on the CPU: two real processes (Gloo over a TCPStore on localhost) train
  * one fold of a tiny real task; rank 0 alone writes the checkpoints and the log, the validation
  * cases are split over the ranks and rank 0 evaluates them (-val too, on 2 or 1 processes alike).
+ * Two launchers with --nnodes 2 --node_rank 0/1 form one group, as two machines would.
  * SIGTERM to the launcher stops both ranks with model_latest saved (exit 75), and the run is
  * continued with a different number of processes.
  */
@@ -9,6 +10,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { freeLocalPort } from '../../src/pipeline/data-parallel-launch.js';
 import { preparedWorkspace, Running } from './cli-harness.js';
 
 const TRAINER = 'nnUNetTrainerV2_noMirroring';
@@ -86,4 +88,22 @@ test('nnUNet_train -num_gpus 2: two ranks train one fold; SIGTERM stops both wit
   const resumed = ws.run('train', [...BASE, '-c']);
   assert.match(resumed.stderr, /continuing from model_latest at epoch 0, iteration \d/);
   assert.equal(status(fold).status, 'complete');
+
+  // Two "nodes" on this machine, as on a cluster: the same command once per node with
+  // --nnodes 2 --node_rank R and node 0's MASTER_ADDR/MASTER_PORT, one process each.
+  const port = String(await freeLocalPort());
+  const nodeEnv = { ...env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: port };
+  const nodeArgs = ['--epochs', '1', '--iters-per-epoch', '2', '--val-iters-per-epoch', '1', '--nproc_per_node', '1'];
+  const nodes = [0, 1].map(
+    (r) => new Running('train', [...BASE, ...nodeArgs, '--nnodes', '2', '--node_rank', String(r)], nodeEnv),
+  );
+  const ends = await Promise.all(nodes.map((n) => n.done));
+  for (const [r, e] of ends.entries()) assert.equal(e.code, 0, `node ${r}: ${nodes[r]?.stderr}`);
+  assert.match(nodes[0]?.stderr ?? '', /data-parallel training on 2 processes \(gloo\)/);
+  assert.equal(status(fold).status, 'complete');
+  // Without node 0's address every node would wait for a master that is not there: refused at once.
+  const noMaster = ws.run('train', [...BASE, ...nodeArgs, '--nnodes', '2', '--node_rank', '1'], 1);
+  assert.match(noMaster.stderr, /--nnodes 2: set MASTER_ADDR/);
+  const badRank = ws.run('train', [...BASE, ...nodeArgs, '--nnodes', '2', '--node_rank', '2'], 1);
+  assert.match(badRank.stderr, /--node_rank 2 is not in 0\.\.1/);
 });
