@@ -93,11 +93,12 @@ for c in "${cases[@]:0:2}"; do cp "$ROOT/data/Task04_Hippocampus/imagesTr/$c" "$
 "$BIN/nnUNet_plan_and_preprocess" -t 4 -pl2d None -tf 1 -tl 1 >/dev/null
 
 # The experiment. A 3-minute limit with the warning 90 s before it: Slurm signals about 60-90 s
-# into each run (it checks limits every 30 s), before a fold's 45 iterations are done, so every
+# into each run (it checks limits every 30 s), before a fold's 180 iterations are done (about 100 s
+# here in bf16), so every
 # fold is interrupted, requeued and continued (a requeued run waits about 35 s to start again).
 submit=("$BIN/nnUNet_slurm_submit" -t 4 -m 3d_fullres -f 0 1 -i "$W/work/in" -o "$W/work/out"
   --time 3 --signal_seconds 90 --cpus-per-task 1 --sbatch=--export=ALL,OMP_NUM_THREADS=1
-  "--train_args=--epochs 3 --iters-per-epoch 15 --val-iters-per-epoch 1 --workers 1")
+  "--train_args=--epochs 3 --iters-per-epoch 60 --val-iters-per-epoch 1 --workers 1")
 "${submit[@]}" --dry-run | sed -n '/# ---- the job graph/,$p' >&2
 "${submit[@]}" >"$W/submitted.txt"
 cat "$W/submitted.txt" >&2
