@@ -11,7 +11,7 @@ say() { printf '[check-install] %s\n' "$*" >&2; }
 fail() { printf '[check-install] FAILED: %s\n' "$*" >&2; exit 1; }
 
 mapfile -t commands < <(node -p "Object.keys(require('./packages/nnunet/package.json').bin).join('\n')")
-[ "${#commands[@]}" -ge 20 ] || fail "packages/nnunet/package.json declares ${#commands[@]} commands, expected 20"
+[ "${#commands[@]}" -ge 22 ] || fail "packages/nnunet/package.json declares ${#commands[@]} commands, expected 22"
 
 # Runs one real command from a bin folder: converts the bundled 32-case hippocampus task.
 convert_with() {

@@ -32,14 +32,14 @@ export interface ConvertResult {
 
 const MSD_NAME = /^Task(\d+)_(.+)$/;
 
-function visibleFiles(dir: string, ext: RegExp): string[] {
+export function visibleFiles(dir: string, ext: RegExp): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => !f.startsWith('.') && !f.startsWith('_') && ext.test(f) && statSync(join(dir, f)).isFile())
     .sort();
 }
 
-const NIFTI = /\.nii(\.gz)?$/;
+export const NIFTI = /\.nii(\.gz)?$/;
 
 /** Splits a 4-D volume (t, z, y, x) into t 3-D volumes with the spatial part of its geometry. */
 export function split4d(v: Volume): Volume[] {
@@ -110,7 +110,7 @@ export async function convertDecathlonTask(inputFolder: string, options: Convert
 }
 
 /** One MSD image -> CASE_XXXX.nii.gz per modality; a 3-D .nii.gz is copied byte for byte like v1. */
-async function splitImage(file: string, outDir: string, modalities: number): Promise<void> {
+export async function splitImage(file: string, outDir: string, modalities: number): Promise<void> {
   const caseId = basename(file).replace(NIFTI, '');
   const volume = await readImage(file);
   const parts = split4d(volume);
@@ -130,7 +130,7 @@ async function splitImage(file: string, outDir: string, modalities: number): Pro
 }
 
 /** Replaces `target` by `staging`, keeping the old folder until the new one is in place. */
-function swapIn(staging: string, target: string): void {
+export function swapIn(staging: string, target: string): void {
   if (!existsSync(target)) {
     renameSync(staging, target);
     return;

@@ -173,8 +173,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
 }
 
 /** Writes `value` as JSON (one-space indent, trailing newline) atomically. */
-export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, `${JSON.stringify(value, null, 1)}\n`);
+export function writeJsonAtomic(path: string, value: unknown, indent = 1): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, indent)}\n`);
 }
 
 /** Chunk size of copyFileAtomic: large enough for throughput, small enough to hold beside a training. */
