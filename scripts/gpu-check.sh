@@ -5,7 +5,8 @@
 #      header from the nvidia-nccl package beside it),
 #   2. runs the @nnunet/torch tests, the CUDA ones included (values and gradients vs the CPU,
 #      float16 autocast, the gradient scaler, NCCL),
-#   3. times the hippocampus 3d_fullres training step (batch 7, patch 40x56x40) in float16 AMP:
+#   3. times the hippocampus 3d_fullres training step (batch 7, patch 40x56x40) in float16 AMP,
+#      cuDNN autotuning on for both sides as v1 trains:
 #      ours against the same step in that PyTorch (bench/train_torch.py, a re-statement of v1's
 #      network and loss), alternating round by round,
 #   4. trains fold 0 of the bundled hippocampus cases briefly on cuda from the CLI, then predicts

@@ -86,7 +86,10 @@ export async function trainStepBench(argv: string[]): Promise<void> {
   setNumThreads(threads);
   const net = new GenericUNet(unetConfigFromPlans(plans, values.stage, { deepSupervision: true }));
   initWeightsHe(net, { generator: new Generator(SEED) });
-  if (device === 'cuda') net.to('cuda');
+  if (device === 'cuda') {
+    net.to('cuda');
+    cuda.setCudnnBenchmark(true); // as nnUNet_train (and v1) train
+  }
   if (format !== 'contiguous') net.toMemoryFormat(format);
   net.train();
   const params = net.parameters();

@@ -214,6 +214,8 @@ def main():
     args = ap.parse_args()
     device = torch.device(args.device)
     amp = args.amp == 1
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True  # v1's NetworkTrainer sets it (non-deterministic default)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

@@ -211,6 +211,10 @@ Registrar coreExports{
           [](int64_t idx) {
             if (torch::cuda::is_available()) torch::cuda::synchronize(idx);
           }),
+    // cuDNN's autotuner: time the convolution algorithms once per shape and keep the fastest (what
+    // nnU-Net sets for training; a no-op without cuDNN).
+    TN_FN("setCudnnBenchmark", [](bool on) { at::globalContext().setBenchmarkCuDNN(on); }),
+    TN_FN("cudnnBenchmark", []() { return at::globalContext().benchmarkCuDNN(); }),
     // The device that 'cuda' means in this process (one GPU per data-parallel rank). Through c10's
     // device-guard registry, so CPU builds compile it too (and refuse at run time).
     TN_FN("cudaSetDevice",

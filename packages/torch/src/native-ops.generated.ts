@@ -82,6 +82,8 @@ export interface NativeOps {
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(idx: number): void;
+  setCudnnBenchmark(on: boolean): void;
+  cudnnBenchmark(): boolean;
   cudaSetDevice(idx: number): void;
   torchVersion(): string;
   parallelInfo(): string;

@@ -27,6 +27,16 @@ export const cuda = {
   synchronize(index = 0): void {
     native.cudaSynchronize(index);
   },
+  /**
+   * cuDNN's autotuner (torch.backends.cudnn.benchmark): times the convolution algorithms once per
+   * input shape and keeps the fastest. nnU-Net turns it on for training (fixed patch sizes).
+   */
+  setCudnnBenchmark(on: boolean): void {
+    native.setCudnnBenchmark(on);
+  },
+  cudnnBenchmark(): boolean {
+    return native.cudnnBenchmark();
+  },
   /** Makes device `index` the one 'cuda' means in this process (e.g. each data-parallel rank its own GPU). */
   setDevice(index: number): void {
     native.cudaSetDevice(index);

@@ -157,3 +157,15 @@ test('cuda.setDevice picks the device that cuda means, and refuses one that does
     assert.throws(() => cuda.setDevice(0), /CUDA is not available/);
   }
 });
+
+test('cuda.setCudnnBenchmark switches cuDNN autotuning on and off (a flag of LibTorch on every build)', () => {
+  const before = cuda.cudnnBenchmark();
+  try {
+    cuda.setCudnnBenchmark(true);
+    assert.equal(cuda.cudnnBenchmark(), true);
+    cuda.setCudnnBenchmark(false);
+    assert.equal(cuda.cudnnBenchmark(), false);
+  } finally {
+    cuda.setCudnnBenchmark(before);
+  }
+});

@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Generator, GradScaler, type ProcessGroup, SGD, setNumThreads } from '@nnunet/torch';
+import { cuda, Generator, GradScaler, type ProcessGroup, SGD, setNumThreads } from '@nnunet/torch';
 import { NnunetError } from '../errors.js';
 import { cascadeLabels } from '../inference/cascade-input.js';
 import { type Configuration, type Fold, parseFold, type Split } from '../model/configuration.js';
@@ -111,6 +111,9 @@ export function createFoldContext(o: TrainOptions): FoldContext {
     );
   }
   if (o.threads !== undefined) setNumThreads(o.threads);
+  // cuDNN picks the fastest convolution algorithms for the fixed patch size, as v1's trainer sets
+  // (cudnn.benchmark, its non-deterministic default).
+  if (o.device === 'cuda') cuda.setCudnnBenchmark(true);
   const precisionProblem = o.precision === undefined ? null : precisionMismatch(o.precision, o.device ?? 'cpu');
   if (precisionProblem !== null) throw new NnunetError('ERR_ARGUMENT', precisionProblem);
   const task = resolveTaskName(o.task, env);
