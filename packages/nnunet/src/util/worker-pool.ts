@@ -31,6 +31,28 @@ export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
 }
 
+/** How long an idle worker may take to leave by itself before it is terminated. */
+const EXIT_GRACE_MS = 10_000;
+
+/**
+ * Ends an idle worker by letting it leave (it closes its port and its event loop runs dry) rather
+ * than terminating it: terminate() tears the isolate down under V8's background compiler threads,
+ * and Node 20 has aborted here ("Assertion failed: (data.first) != nullptr" in
+ * NodePlatform::ForIsolate) when one of them still ran for it. terminate() stays the fallback.
+ */
+async function stopWorker(worker: Worker): Promise<void> {
+  const exited = new Promise<boolean>((resolve) => {
+    worker.once('exit', () => resolve(true));
+    setTimeout(() => resolve(false), EXIT_GRACE_MS).unref();
+  });
+  try {
+    worker.postMessage({ close: true });
+  } catch {
+    // already gone
+  }
+  if (!(await exited)) await worker.terminate();
+}
+
 /** Runs `jobs` through `workerUrl`, returning results in job order; the first failure rejects. */
 export async function runPool<J, R>(workerUrl: URL, jobs: readonly J[], options: PoolOptions = {}): Promise<R[]> {
   const n = Math.max(1, Math.min(options.workers ?? defaultWorkers(), jobs.length));
@@ -56,7 +78,7 @@ export async function runPool<J, R>(workerUrl: URL, jobs: readonly J[], options:
     } catch (e) {
       failure ??= e as Error;
     } finally {
-      await worker.terminate();
+      await stopWorker(worker);
     }
   };
   await Promise.all(Array.from({ length: n }, runWorker));
@@ -69,7 +91,12 @@ export function serveJobs<J, R>(
   port: import('node:worker_threads').MessagePort,
   handler: (job: J) => Promise<R>,
 ): void {
-  port.on('message', async (msg: { job: J }) => {
+  port.on('message', async (msg: { job: J; close?: boolean }) => {
+    // The pool is done with this worker: closing the port lets its event loop end and the thread exit.
+    if (msg.close === true) {
+      port.close();
+      return;
+    }
     try {
       port.postMessage({ ok: true, result: await handler(msg.job) });
     } catch (e) {
