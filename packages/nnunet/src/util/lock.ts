@@ -6,10 +6,21 @@
  * same requeued Slurm job) is taken over with a note, by one process at a time under a guard file;
  * a live holder, or one on another host that cannot be checked, is a refusal naming it.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { NnunetError } from '../errors.js';
+import { temporaryName } from './atomic.js';
 
 /** What a lock file holds. */
 export interface LockOwner {
@@ -102,10 +113,34 @@ export function readLockOwner(path: string): LockOwner | null {
   }
 }
 
+/**
+ * Creates the lock file with its whole content at once: the owner is written and synced to a
+ * temporary file that is then hard-linked to `path` (link fails when `path` exists, also on NFS).
+ * No other process can see a half-written lock and judge it unreadable, hence dead.
+ */
 function tryCreate(path: string, owner: LockOwner): boolean {
-  let fd: number;
+  const tmp = temporaryName(path);
   try {
-    fd = openSync(path, 'wx');
+    const fd = openSync(tmp, 'wx');
+    try {
+      const bytes = Buffer.from(`${JSON.stringify(owner)}\n`);
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new NnunetError(
+      'ERR_ARGUMENT',
+      `Cannot write the lock file ${path} (${(e as Error).message}); check that ${dirname(path)} is writable.`,
+      { cause: e },
+    );
+  }
+  try {
+    linkSync(tmp, path);
+    return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new NnunetError(
@@ -113,21 +148,9 @@ function tryCreate(path: string, owner: LockOwner): boolean {
       `Cannot create the lock file ${path} (${(e as Error).message}); check that ${dirname(path)} is writable.`,
       { cause: e },
     );
+  } finally {
+    rmSync(tmp, { force: true });
   }
-  try {
-    const bytes = Buffer.from(`${JSON.stringify(owner)}\n`);
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(path, { force: true });
-    throw new NnunetError('ERR_ARGUMENT', `Cannot write the lock file ${path} (${(e as Error).message}).`, {
-      cause: e,
-    });
-  }
-  closeSync(fd);
-  return true;
 }
 
 function pause(ms: number): void {
