@@ -17,7 +17,7 @@ test-slurm: build
 
 # The addon against LibTorch 2.x: Debian 13 roots (debootstrap; root) with libtorch-dev 2.6 (build,
 # torch tests, a 2-process CLI training, prediction) and libtorch-cuda-dev 2.6 (build, CPU tests).
-# Downloads ~3 GB and keeps ~10 GB under /var/tmp/nnunet-trixie on the first run.
+# Downloads ~3 GB and keeps ~15 GB under /var/tmp/nnunet-trixie on the first run.
 check-libtorch2:
 	bash scripts/check-libtorch2.sh
 

@@ -8,8 +8,8 @@
 #         `make build` compiles the CUDA and NCCL paths; the
 #         @nnunet/torch tests then run on the CPU with that library (no GPU needed).
 # Usage (root): scripts/check-libtorch2.sh [cpu|cuda|all]   (make check-libtorch2; default all)
-# The roots stay under $NNUNET_TRIXIE (default /var/tmp/nnunet-trixie) for reruns: about 2.5 GB
-# (cpu) and 9 GB (cuda). The first run downloads about 3 GB; see the README for timings.
+# The roots stay under $NNUNET_TRIXIE (default /var/tmp/nnunet-trixie) for reruns: about 3 GB
+# (cpu) and 12 GB (cuda). The first run downloads about 3 GB; see the README for timings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD

@@ -12,7 +12,7 @@
  * nothing under the final name. v2 requires an imagesTs/ folder in an MSD task; here a task
  * without one converts too (the output's imagesTs/ is then empty, as v2's would be).
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { NnunetError } from '../errors.js';
 import type { Env } from '../model/paths.js';
@@ -36,14 +36,6 @@ function writeDatasetJson(path: string, json: Record<string, unknown>): void {
   // Checked against v2's own rules before it is written.
   parseDatasetJsonV2(json, path);
   writeJsonAtomic(path, json, 4);
-}
-
-function readJsonObject(path: string): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new NnunetError('ERR_DATASET', `${path} cannot be read as JSON (${(e as Error).message}).`);
-  }
 }
 
 /** Builds the dataset in a staging folder beside `target`, then renames it into place. */
@@ -140,7 +132,7 @@ export async function convertOldDatasetV2(
       'ERR_ARGUMENT',
       `${target} already exists: remove it first if it should be replaced, or choose another dataset name.`,
     );
-  const v1 = readJsonObject(join(input, 'dataset.json'));
+  const v1 = readDatasetJson(join(input, 'dataset.json')).raw;
   await assemble(target, async (staging) => {
     for (const sub of ['imagesTr', 'labelsTr', 'imagesTs', 'labelsTs', 'imagesVal', 'labelsVal'])
       if (existsSync(join(input, sub))) cpSync(join(input, sub), join(staging, sub), { recursive: true });

@@ -130,40 +130,26 @@ test('the float16 step scales the loss exactly and skips a step whose gradients 
 });
 
 test('a bf16 step runs in bf16 and stays close to the float32 step', () => {
-  const shape = [2, 1, 16, 16, 16];
-  const [data, seg] = tidy(() => {
-    const g = new Generator(11);
-    return [rand(shape, { generator: g }), rand(shape, { generator: g }).mul(3).floor()];
-  });
-  const batch = () =>
-    new ProducedBatch(
-      0,
-      ['a', 'b'],
-      {
-        data: { data: data.toTypedArray() as Float32Array, shape },
-        seg: { data: seg.toTypedArray() as Float32Array, shape },
-      },
-      () => {},
-    );
+  const batches = fixedBatch();
   const m32 = model('float32');
   const m16 = model('bfloat16');
   try {
-    const b32 = batch();
-    const b16 = batch();
-    const loss32 = trainStep(m32, b32, 'cpu');
-    const loss16 = trainStep(m16, b16, 'cpu');
-    b32.release();
-    b16.release();
+    const run = (m: FoldModel) => {
+      const b = batches.make();
+      const loss = trainStep(m, b, 'cpu');
+      b.release();
+      return loss;
+    };
+    const loss32 = run(m32);
+    const loss16 = run(m16);
     assert.notEqual(loss16, loss32, 'the bf16 step gave the float32 loss bit for bit: autocast did not act');
     assert.ok(Math.abs(loss16 - loss32) / loss32 < 0.02, `loss ${loss16} vs ${loss32}`);
-    const w32 = m32.net.stateDict();
-    const w16 = m16.net.stateDict();
+    const w32 = weightsOf(m32);
     let differ = 0;
-    for (const [name, t32] of w32) {
-      const t16 = w16.get(name);
-      assert.ok(t16 !== undefined);
+    for (const [name, t16] of m16.net.stateDict()) {
       assert.equal(t16.dtype, 'float32', `${name} stays float32`);
-      const a = t32.toTypedArray() as Float32Array;
+      const a = w32.get(name);
+      assert.ok(a !== undefined);
       const b = t16.toTypedArray() as Float32Array;
       for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differ++;
     }
@@ -171,7 +157,6 @@ test('a bf16 step runs in bf16 and stays close to the float32 step', () => {
   } finally {
     m32.dispose();
     m16.dispose();
-    data.dispose();
-    seg.dispose();
+    batches.dispose();
   }
 });
